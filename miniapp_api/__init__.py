@@ -1,0 +1,46 @@
+"""The mini-program API: `create_app()` builds the Flask application."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from . import config as configuration
+from . import docs, errors, health, logs
+from .api import OPENAPI_CONFIG, init_api
+from .clock import Clock, parse_instant
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.config.update(OPENAPI_CONFIG)
+    app.config.update(configuration.from_environ())
+    app.config.update(config or {})
+    configuration.finalize(app.config, app.instance_path)
+    app.extensions["clock"] = Clock(_frozen_now(app.config))
+    logs.configure(app)
+    errors.register(app)
+    _init_database(app)
+    _register_routes(app)
+    return app
+
+
+def _frozen_now(config: dict):
+    return parse_instant(config["APP_NOW"]) if config.get("APP_NOW") else None
+
+
+def _init_database(app: Flask) -> None:
+    from flask_migrate import Migrate
+
+    from models import db
+
+    db.init_app(app)
+    Migrate(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+
+
+def _register_routes(app: Flask) -> None:
+    init_api(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)

@@ -1,0 +1,53 @@
+"""The one authorization mechanism for resident-scoped routes (POLICY.md R14).
+
+A resident is reachable by their own WeChat user and by supporters with an active link; anyone
+else — a stranger, a pending or removed supporter, an unverified caller — gets 404 `not_found`,
+so nobody learns whether the resident exists.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g
+
+from models import FamilyLink, Resident, WeChatUser, db
+
+from .auth import current_user
+from .errors import ApiError
+
+NOT_FOUND = "No such resident, or you may not act for them."
+
+
+def not_found(detail: str = NOT_FOUND) -> ApiError:
+    return ApiError(404, "not_found", detail)
+
+
+def relation_to(user: WeChatUser, resident: Resident) -> str | None:
+    """'self', 'supporter' (active link) or None."""
+    if user.resident_id is None:
+        return None
+    if user.resident_id == resident.id:
+        return "self"
+    link = db.session.scalar(db.select(FamilyLink.id).where(
+        FamilyLink.supporter_id == user.resident_id, FamilyLink.parent_id == resident.id,
+        FamilyLink.status == "active"))
+    return "supporter" if link is not None else None
+
+
+def authorize(resident: Resident | None) -> Resident:
+    """The resident if the caller may act for them (remembering how in `g.acting_as`), else 404."""
+    relation = relation_to(current_user(), resident) if resident is not None else None
+    if relation is None:
+        raise not_found()
+    g.acting_as = relation
+    return resident
+
+
+def resident_scoped(view):
+    """Replace the `resident_id` URL argument with the authorized `resident`."""
+    @wraps(view)
+    def wrapper(*args, resident_id: str, **kwargs):
+        resident = db.session.scalar(db.select(Resident).where(Resident.public_id == resident_id))
+        return view(*args, resident=authorize(resident), **kwargs)
+    wrapper.resident_scoped = True
+    return wrapper

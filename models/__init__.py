@@ -1,0 +1,11 @@
+"""The database models; importing this package registers every table on `db.metadata`."""
+from .base import Base, UtcDateTime, db
+from .family import FamilyLink
+from .idempotency import IdempotencyRecord
+from .ledger import ENTRY_KINDS, LedgerEntry
+from .order import Order
+from .resident import Resident
+from .user import WeChatUser
+
+__all__ = ["Base", "UtcDateTime", "db", "FamilyLink", "ENTRY_KINDS", "IdempotencyRecord", "LedgerEntry", "Order",
+           "Resident", "WeChatUser"]

@@ -1,0 +1,45 @@
+"""A supporter (adult child, spouse, other) allowed to act for a resident (POLICY.md R9, R14)."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import UtcDateTime, db
+from .resident import Resident
+
+RELATIONS = ("child", "spouse", "other_supporter")
+STATUSES = ("pending", "active", "removed")
+
+
+def new_link_id() -> str:
+    return "l_" + secrets.token_urlsafe(12)
+
+
+class FamilyLink(db.Model):
+    __tablename__ = "family_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_id)
+    supporter_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    via_registry: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    supporter: Mapped[Resident] = relationship(foreign_keys=[supporter_id])
+    parent: Mapped[Resident] = relationship(foreign_keys=[parent_id])
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'active', 'removed')", name="status"),
+        CheckConstraint("relation IN ('child', 'spouse', 'other_supporter')", name="relation"),
+        CheckConstraint("supporter_id <> parent_id", name="not_self"),
+        # One live link per pair; removed links stay for the record.
+        Index("uq_family_links_live_pair", "supporter_id", "parent_id", unique=True,
+              sqlite_where=text("status <> 'removed'"), postgresql_where=text("status <> 'removed'")),
+    )

@@ -1,0 +1,44 @@
+"""The individual account (POLICY.md R10): an append-only ledger of entries in integer fen.
+
+Nothing updates or deletes an entry: the ORM refuses it here and the database refuses it with
+triggers (see the migration); corrections are new entries.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import UtcDateTime, db
+
+ENTRY_KINDS = ("personal", "government_subsidy", "collective_subsidy", "sponsorship",
+               "interest", "benefit_payout", "inheritance_payout")
+_KIND_LIST = ", ".join(f"'{kind}'" for kind in ENTRY_KINDS)
+
+
+class LedgerEntry(db.Model):
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    year: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(24))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    funder: Mapped[str] = mapped_column(String(32))
+    payer: Mapped[str | None] = mapped_column(String(32))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    booked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_KIND_LIST})", name="kind"),
+        # One entry of each kind per order: crediting the same payment twice fails in the database.
+        Index("uq_ledger_entries_order_kind", "order_id", "kind", unique=True),
+        Index("ix_ledger_entries_resident_year", "resident_id", "year"),
+    )
+
+
+@event.listens_for(LedgerEntry, "before_update")
+@event.listens_for(LedgerEntry, "before_delete")
+def _refuse_change(mapper, connection, entry):
+    raise RuntimeError("ledger entries are append-only")

@@ -1,0 +1,61 @@
+"""A payment order sent to the tax bureau. States only move forward: pending → paid | closed | expired,
+and an expired or closed order may still become paid when the money was in fact taken."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import UtcDateTime, db
+from .resident import Resident
+
+KINDS = ("normal", "back_payment", "lump_sum", "proxy")
+STATUSES = ("pending", "paid", "closed", "expired")
+PAYERS = ("self", "supporter", "government", "sponsor")
+_LIVE = "status IN ('pending', 'paid')"
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(40), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    year: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    tier_fen: Mapped[int] = mapped_column(BigInteger)
+    years: Mapped[int] = mapped_column(default=1)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    collective_subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    payer: Mapped[str] = mapped_column(String(16))
+    payer_user_id: Mapped[int | None] = mapped_column(ForeignKey("wechat_users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    transaction_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    tax_order_no: Mapped[str | None] = mapped_column(String(64))
+    pay_params: Mapped[dict | None] = mapped_column(JSON)
+    review_reason: Mapped[str | None] = mapped_column(String(64))
+
+    resident: Mapped[Resident] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(KINDS)})", name="kind"),
+        CheckConstraint(f"status IN ({_in(STATUSES)})", name="status"),
+        CheckConstraint(f"payer IN ({_in(PAYERS)})", name="payer"),
+        CheckConstraint("amount_fen > 0 AND tier_fen > 0 AND subsidy_fen >= 0", name="amounts"),
+        # At most one live (pending or paid) order per resident, year and kind: two phones pressing
+        # "pay" at once cannot both succeed. Lump sums and sponsorships are not yearly, so excluded.
+        Index("uq_orders_live_year", "resident_id", "year", "kind", unique=True,
+              sqlite_where=text(f"{_LIVE} AND kind IN ('normal', 'back_payment', 'proxy')"),
+              postgresql_where=text(f"{_LIVE} AND kind IN ('normal', 'back_payment', 'proxy')")),
+        Index("ix_orders_status_created", "status", "created_at"),
+    )

@@ -1,0 +1,36 @@
+"""A resident enrolled in the scheme, with the registry facts the rules need (refreshed on each visit)."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import JSON, CheckConstraint, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import UtcDateTime, db
+
+
+def new_public_id() -> str:
+    return "r_" + secrets.token_urlsafe(12)
+
+
+class Resident(db.Model):
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    # The ID number is stored only encrypted; `id_number_index` is a keyed HMAC for exact lookup.
+    id_number_encrypted: Mapped[str] = mapped_column(Text)
+    id_number_index: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    gender: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[dt.date]
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    region_name: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[list] = mapped_column(JSON, default=list)
+    supporter_capable: Mapped[bool] = mapped_column(default=True)
+    receiving_basic_pension: Mapped[bool] = mapped_column(default=False)
+    deceased_on: Mapped[dt.date | None]
+    registry_synced_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (CheckConstraint("gender IN ('M', 'F')", name="gender"),)

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pypdfium2
+import pypdfium2.raw as pdfium_c
+import pytest
+import zxingcpp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from reportlab.lib.units import mm
+
+from certificates.numbers import new_certificate_number
+from certificates.pdf import (CHANNEL_LABELS, TITLE, CertificateData, certificate_rows, format_yuan,
+                              render_certificate_pdf)
+from certificates.token import key_id_of, sign_token, verify_token
+from policy.id_number import make
+
+ID_NUMBER = make("140105", dt.date(1958, 9, 12), 1)
+SIGNING_KEY = Ed25519PrivateKey.generate()
+
+
+def certificate(**changes) -> CertificateData:
+    number = new_certificate_number()
+    token = sign_token(SIGNING_KEY, key_id_of(SIGNING_KEY.public_key()), number)
+    data = CertificateData(
+        certificate_no=number, holder_name="王建国", id_number=ID_NUMBER, region_name="太原市小店区",
+        year=2027, amount_fen=100_000, government_subsidy_fen=20_000, paid_on=dt.date(2027, 3, 2),
+        channel="bank_app", issued_on=dt.date(2027, 3, 10),
+        verify_url=f"http://127.0.0.1:8000/verify/{token}")
+    return dataclasses.replace(data, **changes)
+
+
+@pytest.fixture(scope="module")
+def data() -> CertificateData:
+    return certificate(collective_subsidy_fen=5_000)
+
+
+@pytest.fixture(scope="module")
+def page(data):
+    document = pypdfium2.PdfDocument(render_certificate_pdf(data))
+    yield document[0]
+    document.close()
+
+
+@pytest.fixture(scope="module")
+def text(page) -> str:
+    return page.get_textpage().get_text_range()
+
+
+def test_one_a4_page(data):
+    document = pypdfium2.PdfDocument(render_certificate_pdf(data))
+    assert len(document) == 1
+    width, height = document[0].get_size()
+    assert (round(width / mm), round(height / mm)) == (210, 297)
+    document.close()
+
+
+def test_text_shows_the_facts_with_the_id_number_masked(data, text):
+    for expected in [TITLE, data.certificate_no, "王建国", "1401**********0017", "太原市小店区",
+                     "2027年度", "1,000.00 元", "200.00 元", "集体补助", "50.00 元", "1,250.00 元",
+                     "2027年3月2日", "手机银行", "2027年3月10日"]:
+        assert expected in text, expected
+    assert ID_NUMBER not in text and ID_NUMBER[4:14] not in text
+
+
+def test_verify_url_is_spelled_out(data, text):
+    assert data.verify_url in "".join(text.split())
+
+
+def test_qr_on_the_rendered_page_opens_the_verify_url(data, page):
+    image = page.render(scale=2).to_pil()
+    urls = [r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
+    assert urls == [data.verify_url]
+    token = urls[0].rsplit("/", 1)[1]
+    keys = {key_id_of(SIGNING_KEY.public_key()): SIGNING_KEY.public_key()}
+    assert verify_token(keys, token) == data.certificate_no
+
+
+def test_qr_image_is_45_mm(page):
+    (image,) = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])
+    left, bottom, right, top = image.get_bounds()
+    assert round((right - left) / mm) == 45 and round((top - bottom) / mm) == 45
+
+
+def test_rows_without_collective_subsidy():
+    rows = dict(certificate_rows(certificate()))
+    assert "集体补助" not in rows
+    assert rows["记入个人账户合计"] == "1,200.00 元"
+    assert rows["公民身份号码"] == "1401**********0017"
+
+
+def test_already_masked_id_number_stays_masked():
+    assert dict(certificate_rows(certificate(id_number="1401**********0017")))["公民身份号码"] == \
+        "1401**********0017"
+
+
+@pytest.mark.parametrize("code", sorted(CHANNEL_LABELS))
+def test_every_channel_has_a_chinese_label(code):
+    label = dict(certificate_rows(certificate(channel=code)))["缴费渠道"]
+    assert label == CHANNEL_LABELS[code] and not label.isascii()
+
+
+def test_unknown_channel_is_shown_as_is():
+    assert dict(certificate_rows(certificate(channel="cash")))["缴费渠道"] == "cash"
+
+
+@pytest.mark.parametrize("fen, text", [
+    (0, "0.00 元"), (5, "0.05 元"), (70, "0.70 元"), (100, "1.00 元"), (20_000, "200.00 元"),
+    (100_000, "1,000.00 元"), (500_000, "5,000.00 元"), (123_456_789, "1,234,567.89 元"),
+    (-1_050, "-10.50 元"),
+])
+def test_format_yuan(fen, text):
+    assert format_yuan(fen) == text
+
+
+def test_format_yuan_refuses_floats():
+    with pytest.raises(TypeError):
+        format_yuan(1000.0)
+
+
+def test_rendering_is_deterministic(data):
+    assert render_certificate_pdf(data) == render_certificate_pdf(data)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import io
+
+import zxingcpp
+from PIL import Image
+
+from certificates.qr import qr_png
+
+URL = ("http://127.0.0.1:8000/verify/3f9a0c1e.FxR310L6Tko2dFEckCbxpGk4KYV0-Cr37PpRSlRAP6H1hh0BTRM39d"
+       "mXiVCUcCejtcBRnZVKmCTJ9X9FbR_7DVNYQlktSEcwRC1BTU5BLVgwU00tVkRSWg")
+
+
+def decode(image: Image.Image) -> list[str]:
+    return [result.text for result in zxingcpp.read_barcodes(image)
+            if result.format == zxingcpp.BarcodeFormat.QRCode]
+
+
+def test_png_decodes_back_to_the_url():
+    png = qr_png(URL)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(png)) as image:
+        assert decode(image) == [URL]
+
+
+def test_error_correction_level_m():
+    with Image.open(io.BytesIO(qr_png(URL))) as image:
+        (result,) = zxingcpp.read_barcodes(image)
+    assert result.ec_level == "M"
