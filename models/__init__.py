@@ -4,8 +4,10 @@ from .family import FamilyLink
 from .idempotency import IdempotencyRecord
 from .ledger import ENTRY_KINDS, LedgerEntry
 from .order import Order
+from .payment import CallbackDelivery, ReviewItem, SeenNonce
 from .resident import Resident
 from .user import WeChatUser
 
 __all__ = ["Base", "UtcDateTime", "db", "FamilyLink", "ENTRY_KINDS", "IdempotencyRecord", "LedgerEntry", "Order",
+           "CallbackDelivery", "ReviewItem", "SeenNonce",
            "Resident", "WeChatUser"]
