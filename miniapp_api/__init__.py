@@ -6,7 +6,7 @@ import os
 from flask import Flask
 
 from . import config as configuration
-from . import docs, errors, health, logs
+from . import docs, errors, health, logs, pii, ratelimit
 from .api import OPENAPI_CONFIG, init_api
 from .clock import Clock, parse_instant
 
@@ -22,6 +22,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["clock"] = Clock(_frozen_now(app.config))
     logs.configure(app)
     errors.register(app)
+    pii.init_app(app)
+    ratelimit.init_app(app)
     _init_database(app)
     _register_routes(app)
     return app
