@@ -1,14 +1,14 @@
 """Development secrets, generated once under `instance/` and reused on later runs (never in production)."""
 from __future__ import annotations
 
-import json
 import secrets
 from pathlib import Path
 from typing import Callable
 
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from certificates.token import generate_private_key_file
+from integrations.tax_signature import write_key_pair
 
 SANDBOX_TAX_SERIAL = "sandbox-1"
 
@@ -30,26 +30,23 @@ def id_encryption_key(instance: Path) -> str:
 
 
 def cert_signing_key(instance: Path) -> str:
-    return str(_kept(instance / "cert_signing_key.pem", lambda: _pem(ed25519.Ed25519PrivateKey.generate())))
+    path = instance / "cert_signing_key.pem"
+    if not path.exists():
+        generate_private_key_file(path)
+    return str(path)
+
+
+def sandbox_tax_private_key(instance: Path) -> Path:
+    return instance / "sandbox_tax_private_key.pem"
 
 
 def tax_public_keys(instance: Path) -> str:
     """The sandbox tax bureau's key pair; the API trusts its public half under serial `sandbox-1`."""
-    private = _kept(instance / "sandbox_tax_private_key.pem",
-                    lambda: _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
-    return str(_kept(instance / "tax_public_keys.json", lambda: _public_keys_json(private)))
-
-
-def _pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def _public_keys_json(private_path: Path) -> bytes:
-    key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
-    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
-    return json.dumps({SANDBOX_TAX_SERIAL: pem.decode()}, indent=2).encode()
+    public_keys = instance / "tax_public_keys.json"
+    if not public_keys.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        write_key_pair(sandbox_tax_private_key(instance), public_keys, SANDBOX_TAX_SERIAL)
+    return str(public_keys)
 
 
 GENERATORS: dict[str, Callable[[Path], str]] = {
