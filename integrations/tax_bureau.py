@@ -9,7 +9,6 @@ import csv
 import datetime as dt
 import io
 import re
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +23,6 @@ from .http import DEFAULT_TIMEOUT, HttpClient
 STATUSES = frozenset({"PENDING", "SUCCESS", "CLOSED"})
 STATEMENT_HEADER = ["out_order_no", "transaction_id", "amount_fen", "paid_at", "channel", "status"]
 CREATE_RETRIES = 2  # more tries of POST /v1/orders, safe because out_order_no makes it idempotent
-RETRY_STATUSES = frozenset({502, 503, 504})
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _DIGITS = re.compile(r"^\d+$")
 
@@ -81,49 +79,26 @@ class TaxBureauClient(HttpClient):
 
     unavailable_code = "tax_bureau_unavailable"
     system_name = "tax bureau"
-    retry_pause = 0.2  # seconds before the first repeat of a create; doubles each time
 
     def __init__(self, base_url: str, api_key: str, session: requests.Session | None = None,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT):
-        super().__init__(base_url, session, timeout)
-        self.api_key = api_key
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self.api_key}"}
-        return self.request(method, path, headers=headers, **kwargs)
+        super().__init__(base_url, session, timeout, headers={"Authorization": f"Bearer {api_key}"})
 
     def unavailable(self, why: str) -> UpstreamError:
         return super().unavailable(_ID_LIKE.sub(lambda m: mask(m.group(0)), why))
 
     def create_order(self, order: TaxOrderRequest) -> CreatedOrder:
         """Create (or, for a known `out_order_no`, fetch again) the order to pay."""
-        response = self._post_with_retries("/v1/orders", order.to_json())
+        # The same out_order_no twice yields the same order, so a lost answer may be asked again.
+        response = self.retried("POST", "/v1/orders", retries=CREATE_RETRIES, json=order.to_json())
         if response.status_code != 201:
             raise self.refused(response)
         body = self.json_of(response)
         return CreatedOrder(self._text(body, "order_no"), self._object(body, "pay_params"))
 
-    def _post_with_retries(self, path: str, body: dict) -> requests.Response:
-        for attempt in range(CREATE_RETRIES):
-            response = self._try_post(path, body)
-            if response is not None and response.status_code not in RETRY_STATUSES:
-                return response
-            self._pause(attempt)
-        return self.call("POST", path, json=body)
-
-    def _try_post(self, path: str, body: dict) -> requests.Response | None:
-        """The response, or None when the transport failed (connection error, timeout)."""
-        try:
-            return self.call("POST", path, json=body)
-        except UpstreamError:
-            return None
-
-    def _pause(self, attempt: int) -> None:
-        time.sleep(self.retry_pause * 2 ** attempt)
-
     def query_order(self, out_order_no: str) -> RemoteOrder | None:
         """The gateway's view of an order; None when it does not know it (404)."""
-        response = self.call("GET", f"/v1/orders/{quote(out_order_no, safe='')}")
+        response = self.request("GET", f"/v1/orders/{quote(out_order_no, safe='')}")
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -149,7 +124,7 @@ class TaxBureauClient(HttpClient):
 
     def statement(self, date: dt.date) -> list[StatementRow]:
         """Every payment the gateway settled on `date` (Asia/Shanghai)."""
-        response = self.call("GET", f"/v1/statements/{date.isoformat()}")
+        response = self.request("GET", f"/v1/statements/{date.isoformat()}")
         if response.status_code != 200:
             raise self.refused(response)
         try:

@@ -1,0 +1,165 @@
+"""Benefits R11–R12: eligibility, account status, the monthly benefit and its estimate."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from policy.standard import Standard
+from policy.facts import ContributionHistory, ResidentFacts
+from policy.interest import percent_text, yearly_interest
+from policy.window import local_date, window_state
+from policy.years import first_of_next_month, month_after_birthday, payable_year, required_years
+
+
+class Ineligible(StrEnum):
+    DECEASED = "deceased"
+    UNDER_AGE = "under_age"
+    NOT_RECEIVING_BASIC_PENSION = "not_receiving_basic_pension"
+    INSUFFICIENT_YEARS = "insufficient_years"
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    reasons: tuple[Ineligible, ...]
+
+
+@dataclass(frozen=True)
+class Benefit:
+    account_pension_fen: int  # balance at the start of benefits ÷ 120, rounded down; fixed for life
+    base_exit_subsidy_fen: int
+    age_supplement_fen: int  # +10 yuan from the month after the 80th birthday
+    low_income_supplement_fen: int  # +200 yuan, part of the exit subsidy (出口补)
+
+    @property
+    def exit_subsidy_fen(self) -> int:
+        return self.base_exit_subsidy_fen + self.age_supplement_fen + self.low_income_supplement_fen
+
+    @property
+    def monthly_fen(self) -> int:
+        return self.account_pension_fen + self.exit_subsidy_fen
+
+
+@dataclass(frozen=True)
+class Estimate:
+    benefit: Benefit
+    starts_on: dt.date
+    balance_at_start_fen: int
+    assumptions: tuple[str, ...]
+
+
+def benefit_start(standard: Standard, birth_date: dt.date) -> dt.date:
+    """The first benefit month: the month after the 65th birthday, not before the scheme start."""
+    return max(month_after_birthday(birth_date, standard.benefit_age), standard.scheme_start)
+
+
+def eligibility(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
+                on: dt.date) -> Eligibility:
+    """R11 on a date; a resident stays eligible through the month of death (R12)."""
+    dead = facts.deceased_on is not None and on >= first_of_next_month(facts.deceased_on)
+    failed = {
+        Ineligible.DECEASED: dead,
+        Ineligible.UNDER_AGE: on < benefit_start(standard, facts.birth_date),
+        Ineligible.NOT_RECEIVING_BASIC_PENSION: not facts.receiving_basic_pension,
+        Ineligible.INSUFFICIENT_YEARS:
+            history.cumulative_years < required_years(standard, facts.birth_date),
+    }
+    reasons = tuple(code for code, bad in failed.items() if bad)
+    return Eligibility(not reasons, reasons)
+
+
+def account_status(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
+                   on: dt.date, benefit_started_on: dt.date | None = None) -> str:
+    """closed: deceased (contributions and benefits stop, the balance goes to the heirs);
+    receiving: the first benefit was paid (`benefit_started_on`, recorded by the benefits run);
+    eligible: meets R11 but not yet paid; contributing: everyone else."""
+    if facts.deceased_on is not None:
+        return "closed"
+    if benefit_started_on is not None and benefit_started_on <= on:
+        return "receiving"
+    return "eligible" if eligibility(standard, facts, history, on).eligible else "contributing"
+
+
+def low_income_supplement_applies(standard: Standard, facts: ResidentFacts) -> bool:
+    """Low income, no capable supporter, and not in 低保 or 特困 (not combinable with them)."""
+    return (standard.low_income_category in facts.categories and not facts.supporter_capable
+            and not facts.categories & standard.low_income_excluded_categories)
+
+
+def monthly_benefit(standard: Standard, facts: ResidentFacts, balance_at_start_fen: int,
+                    month: dt.date) -> Benefit:
+    """The benefit for the month containing `month`, from the balance when benefits started."""
+    if balance_at_start_fen < 0:
+        raise ValueError("the balance cannot be negative")
+    first = month.replace(day=1)
+    age_extra = sum(s.amount_fen for s in standard.age_supplements
+                    if first >= month_after_birthday(facts.birth_date, s.from_age))
+    low_income = (standard.low_income_supplement_fen
+                  if low_income_supplement_applies(standard, facts) else 0)
+    return Benefit(balance_at_start_fen // standard.annuity_divisor, standard.exit_subsidy_fen,
+                   age_extra, low_income)
+
+
+def estimate_benefit(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
+                     balance_fen: int, now: dt.datetime, tier_fen: int | None = None) -> Estimate:
+    """R11 estimate: the balance projected to the benefit start with `tier_fen` (+ its subsidy)
+    paid every remaining payable year and the bookkeeping rate credited every 31 December.
+
+    `tier_fen` is the resident's current tier; None or an amount that is no tier of this standard
+    falls back to the highest tier not above it (the lowest tier if none).
+    """
+    today, start = local_date(standard, now), benefit_start(standard, facts.birth_date)
+    if today >= start:
+        benefit = monthly_benefit(standard, facts, balance_fen, today)
+        return Estimate(benefit, start, balance_fen, (f"按当前账户余额{_yuan(balance_fen)}元计算",))
+    tier = _tier_at_most(standard, tier_fen)
+    years = _years_to_pay(standard, facts, history, now, start)
+    balance = _project(standard, balance_fen, years, tier, today, start)
+    assumptions = _assumptions(standard, facts, balance_fen, years, tier, start)
+    return Estimate(monthly_benefit(standard, facts, balance, start), start, balance, assumptions)
+
+
+def _tier_at_most(standard: Standard, amount_fen: int | None) -> int:
+    fitting = [a for a in standard.tier_amounts if amount_fen is not None and a <= amount_fen]
+    return fitting[-1] if fitting else standard.tier_amounts[0]
+
+
+def _years_to_pay(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
+                  now: dt.datetime, start: dt.date) -> tuple[int, ...]:
+    """Unpaid payable years from this year (if its window is not over) to the benefit start."""
+    this_year = local_date(standard, now).year
+    first = this_year if window_state(standard, now).opens_at.year == this_year else this_year + 1
+    return tuple(y for y in range(first, start.year + 1)
+                 if payable_year(standard, facts.birth_date, y) and y not in history.covered_years)
+
+
+def _project(standard: Standard, balance_fen: int, years: tuple[int, ...], tier_fen: int,
+             today: dt.date, start: dt.date) -> int:
+    balance, yearly = balance_fen, tier_fen + (standard.subsidy_for(tier_fen) or 0)
+    for year in range(today.year, start.year + 1):
+        balance += yearly if year in years else 0
+        if today <= dt.date(year, 12, 31) < start:
+            balance += yearly_interest(standard, year, balance)
+    return balance
+
+
+def _assumptions(standard: Standard, facts: ResidentFacts, balance_fen: int,
+                 years: tuple[int, ...], tier_fen: int, start: dt.date) -> tuple[str, ...]:
+    subsidy = standard.subsidy_for(tier_fen) or 0
+    span = f"{years[0]}年" if len(years) == 1 else f"{years[0]}—{years[-1]}年共{len(years)}个年度"
+    paying = (f"{span}每年按{_yuan(tier_fen)}元档次缴费，政府补贴{_yuan(subsidy)}元"
+              if years else "此后不再缴费")
+    return (
+        f"当前账户余额{_yuan(balance_fen)}元",
+        paying,
+        f"记账利率按每年{percent_text(standard.default_interest_rate_bp)}%估算，每年12月31日计息",
+        "未计集体补助和社会资助",
+        f"{start.year}年{start.month}月起领取，个人账户养老金 = 领取时账户余额 ÷ "
+        f"{standard.annuity_divisor}（向下取整到分）",
+        f"须累计缴费满{required_years(standard, facts.birth_date)}年且已领取基本养老金",
+    )
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}" if fen % 100 == 0 else f"{fen // 100}.{fen % 100:02d}"

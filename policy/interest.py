@@ -1,0 +1,20 @@
+"""R10 yearly interest (记账利率), in integer fen."""
+from __future__ import annotations
+
+from policy.standard import BASIS_POINTS, Standard
+
+
+def yearly_interest(standard: Standard, year: int, balance_fen: int) -> int:
+    """Interest credited on 31 December of `year` on the balance at that year's rate.
+
+    Rounded down to the fen (truncation): the account is never credited a fraction it did not earn,
+    and the rule is exact in integer arithmetic. Pass the standard in force on 31 December.
+    """
+    if balance_fen < 0:
+        raise ValueError("the balance cannot be negative")
+    return balance_fen * standard.interest_rate_bp(year) // BASIS_POINTS
+
+
+def percent_text(rate_bp: int) -> str:
+    """150 → "1.50"."""
+    return f"{rate_bp // 100}.{rate_bp % 100:02d}"

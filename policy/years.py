@@ -1,0 +1,44 @@
+"""Ages and contribution years (R11): birthdays, age on a date, required and payable years."""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+from policy.standard import Standard
+
+
+def birthday_in(birth_date: dt.date, year: int) -> dt.date:
+    """The birthday in `year`; a 29 February birthday falls on 1 March in common years."""
+    if (birth_date.month, birth_date.day) == (2, 29) and not calendar.isleap(year):
+        return dt.date(year, 3, 1)
+    return birth_date.replace(year=year)
+
+
+def age_on(birth_date: dt.date, day: dt.date) -> int:
+    """Completed years of age on `day` (the birthday itself counts as reached)."""
+    age = day.year - birth_date.year
+    return age if day >= birthday_in(birth_date, day.year) else age - 1
+
+
+def first_of_next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def month_after_birthday(birth_date: dt.date, age: int) -> dt.date:
+    """The first day of the month after the birthday on which `age` is reached."""
+    return first_of_next_month(birthday_in(birth_date, birth_date.year + age))
+
+
+def required_years(standard: Standard, birth_date: dt.date) -> int:
+    """min(15, 65 − age at scheme start), never below 0 (already 65: no contribution needed)."""
+    age = age_on(birth_date, standard.scheme_start)
+    return max(0, min(standard.max_required_years, standard.benefit_age - age))
+
+
+def payable_year(standard: Standard, birth_date: dt.date, year: int) -> bool:
+    """A year can carry a contribution if the resident is under the benefit age on its 1 January.
+
+    So those within 15 years of 65 at scheme start can pay exactly their required years (the year of
+    the 65th birthday included), and those already 65 can only use the lump sum.
+    """
+    return age_on(birth_date, dt.date(year, 1, 1)) < standard.benefit_age
