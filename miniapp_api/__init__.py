@@ -6,7 +6,7 @@ import os
 from flask import Flask
 
 from . import config as configuration
-from . import docs, errors, health, logs, pii, ratelimit
+from . import account_routes, clients, docs, errors, health, login, logs, pii, ratelimit, rulebook
 from .api import OPENAPI_CONFIG, init_api
 from .clock import Clock, parse_instant
 
@@ -24,6 +24,8 @@ def create_app(config: dict | None = None) -> Flask:
     errors.register(app)
     pii.init_app(app)
     ratelimit.init_app(app)
+    rulebook.init_app(app)
+    clients.init_app(app)
     _init_database(app)
     _register_routes(app)
     return app
@@ -43,6 +45,8 @@ def _init_database(app: Flask) -> None:
 
 
 def _register_routes(app: Flask) -> None:
-    init_api(app)
+    api = init_api(app)
+    for blueprint in (login.bp, account_routes.bp):
+        api.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)

@@ -56,3 +56,10 @@ def _entry(entry: LedgerEntry, order_no: str | None) -> dict:
     return {"entry_id": entry.id, "year": entry.year, "kind": entry.kind, "amount_fen": entry.amount_fen,
             "funder": entry.funder, "payer": entry.payer, "order_no": order_no,
             "booked_at": entry.booked_at.isoformat()}
+
+
+def latest_tier(resident: Resident) -> int | None:
+    """The tier of the latest paid normal contribution (the basis of the benefit estimate)."""
+    return db.session.scalar(
+        db.select(Order.tier_fen).where(Order.resident_id == resident.id, Order.status == "paid",
+                                        Order.kind == "normal").order_by(Order.year.desc()).limit(1))

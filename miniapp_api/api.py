@@ -21,6 +21,8 @@ class Parser(FlaskParser):
     """Bodies that are not JSON (or not UTF-8) are a validation error like any other bad field."""
 
     DEFAULT_VALIDATION_STATUS = 422
+    # Unknown query parameters are rejected like unknown body fields (the schemas say RAISE).
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         abort(422, exc=error, messages={"json": {"_body": ["The body is not valid UTF-8 JSON."]}})

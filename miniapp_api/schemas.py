@@ -42,3 +42,58 @@ class MeSchema(Schema):
     verified = fields.Boolean()
     resident = fields.Nested(ResidentSchema, allow_none=True)
     dependents = fields.List(fields.Nested(ResidentSchema))
+
+
+class BySourceSchema(Schema):
+    personal_fen = Int()
+    government_subsidy_fen = Int()
+    collective_subsidy_fen = Int()
+    sponsor_fen = Int()
+    interest_fen = Int()
+    paid_out_fen = Int()
+
+
+class EligibilitySchema(Schema):
+    eligible = fields.Boolean()
+    reasons = fields.List(Str())
+
+
+class BenefitSchema(Schema):
+    monthly_fen = Int()
+    account_pension_fen = Int()
+    exit_subsidy_fen = Int()
+    starts_on = Str()
+    assumptions = fields.List(Str())
+
+
+class AccountSchema(Schema):
+    resident = fields.Nested(ResidentSchema)
+    balance_fen = Int()
+    by_source = fields.Nested(BySourceSchema)
+    cumulative_years = Int()
+    required_years = Int()
+    paid_years = fields.List(Int())
+    status = Str(metadata={"description": "contributing | eligible | receiving | closed"})
+    eligibility = fields.Nested(EligibilitySchema)
+    benefit = fields.Nested(BenefitSchema)
+
+
+class LedgerQuerySchema(Schema):
+    year = Int(validate=validate.Range(2000, 2200))
+    page = Int(load_default=1, validate=validate.Range(1, 100000))
+
+
+class LedgerEntrySchema(Schema):
+    entry_id = Int()
+    year = Int()
+    kind = Str()
+    amount_fen = Int()
+    funder = Str()
+    payer = Str(allow_none=True)
+    order_no = Str(allow_none=True)
+    booked_at = Str()
+
+
+class LedgerPageSchema(Schema):
+    items = fields.List(fields.Nested(LedgerEntrySchema))
+    next_page = Int(allow_none=True)

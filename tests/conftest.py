@@ -8,12 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from integrations.sandbox.app import create_sandbox_app
 from miniapp_api import config as configuration
 from miniapp_api import create_app, devkeys
+from tests.support.live_server import serve
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
@@ -28,9 +31,27 @@ def keys(tmp_path_factory) -> dict:
     return {name: make(folder) for name, make in devkeys.GENERATORS.items()}
 
 
-def _config(keys: dict, database_url: str, **overrides) -> dict:
+SANDBOX_TAX_KEY = "sandbox-tax-key"
+
+
+@pytest.fixture(scope="session")
+def sandbox(keys):
+    """One sandbox process-in-a-thread for the run, over real HTTP, signing with the key the API trusts."""
+    app = create_sandbox_app({
+        "SANDBOX_TODAY": DEFAULT_NOW[:10], "SANDBOX_NOW": DEFAULT_NOW, "SANDBOX_CLOCK_FROZEN": True,
+        "SANDBOX_SPEEDUP": 1000, "SANDBOX_TAX_API_KEY": SANDBOX_TAX_KEY, "SANDBOX_TAX_KEY_SERIAL": devkeys.SANDBOX_TAX_SERIAL,
+        "SANDBOX_TAX_PRIVATE_KEY": str(devkeys.sandbox_tax_private_key(Path(keys["TAX_PUBLIC_KEYS"]).parent)),
+    })
+    with serve(app) as url:
+        yield url
+
+
+def _config(keys: dict, database_url: str, sandbox_url: str = "http://127.0.0.1:9", **overrides) -> dict:
     return {"APP_ENV": "testing", "DATABASE_URL": database_url, "APP_NOW": DEFAULT_NOW,
-            "PUBLIC_BASE_URL": "http://testserver", **keys, **overrides}
+            "PUBLIC_BASE_URL": "http://testserver", **keys,
+            "WECHAT_API_BASE": f"{sandbox_url}/wechat", "IDENTITY_API_BASE": f"{sandbox_url}/identity",
+            "AGENCY_API_BASE": f"{sandbox_url}/agency", "TAX_API_BASE": f"{sandbox_url}/tax",
+            "TAX_API_KEY": SANDBOX_TAX_KEY, **overrides}
 
 
 def _upgrade(keys: dict, database_url: str) -> None:
@@ -79,12 +100,12 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def make_app(keys, database_url):
-    """Build an app on this test's database; keyword arguments override configuration."""
+def make_app(keys, database_url, sandbox):
+    """Build an app on this test's database, talking to the sandbox; keyword arguments override configuration."""
     made = []
 
     def make(**overrides):
-        app = create_app(_config(keys, database_url, **overrides))
+        app = create_app(_config(keys, database_url, sandbox, **overrides))
         made.append(app)
         return app
 

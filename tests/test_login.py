@@ -1,0 +1,170 @@
+"""Real-name login (API.md 'Auth and identity') against the sandbox counterparts over HTTP."""
+import datetime as dt
+import json
+import logging
+import uuid
+
+import jwt
+import pytest
+
+from integrations.sandbox import demo_data
+from models import Resident, WeChatUser, db
+from tests.helpers import login, verified, verify
+
+WANG = demo_data.by_key("parent_1958")
+
+
+def test_login_issues_a_short_lived_bearer_token(client):
+    response = client.post("/api/v1/auth/login", json={"code": f"test:parent_1958:{uuid.uuid4().hex}"})
+    body = response.get_json()
+    assert response.status_code == 200 and body["token_type"] == "Bearer" and body["verified"] is False
+    assert 0 < body["expires_in"] <= 6 * 3600
+    assert "session_key" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("code, status, error", [
+    ("test:invalid", 400, "invalid_wechat_code"),
+    ("not-a-test-code", 400, "invalid_wechat_code"),
+    ("test:busy", 503, "wechat_unavailable"),
+    ("test:ratelimit", 503, "wechat_unavailable"),
+])
+def test_login_failures_map_to_api_codes(client, code, status, error):
+    response = client.post("/api/v1/auth/login", json={"code": code})
+    assert response.status_code == status and response.get_json()["code"] == error
+
+
+def test_used_code_is_refused(client):
+    code = f"test:once:{uuid.uuid4().hex}"
+    client.post("/api/v1/auth/login", json={"code": code})
+    response = client.post("/api/v1/auth/login", json={"code": code})
+    assert response.get_json()["code"] == "invalid_wechat_code"
+
+
+def test_wechat_down_is_503(make_app):
+    app = make_app(WECHAT_API_BASE="http://127.0.0.1:9/wechat")
+    response = app.test_client().post("/api/v1/auth/login", json={"code": "test:x"})
+    assert response.status_code == 503 and response.get_json()["code"] == "wechat_unavailable"
+
+
+def test_real_name_binds_and_returns_masked_resident(client):
+    headers, resident = verified(client, "parent_1958")
+    assert resident["name"] == "王*国" and resident["id_number"] == "1401**********0017"
+    assert resident["birth_date"] == "1958-09-12" and resident["age"] == 68 and resident["region_code"] == "140105"
+    me = client.get("/api/v1/me", headers=headers).get_json()
+    assert me["verified"] is True and me["resident"] == resident and me["dependents"] == []
+    assert verify(client, headers, "parent_1958") == resident  # repeating it is harmless
+
+
+def test_lowercase_x_is_accepted(client):
+    headers = login(client, "child_1985")
+    person = demo_data.by_key("child_1985")
+    response = client.post("/api/v1/auth/real-name", headers=headers,
+                           json={"id_number": person["id_number"].lower(), "name": person["name"]})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("id_number", [
+    "14010519580912001", "1401051958091200177", "140105195809120018", "990105195809120017",
+    "140105195802300017", "14010519580912001A", "",
+])
+def test_invalid_id_numbers_are_422(client, id_number):
+    headers = login(client, "parent_1958")
+    response = client.post("/api/v1/auth/real-name", headers=headers, json={"id_number": id_number, "name": "王建国"})
+    assert response.status_code == 422
+    assert response.get_json()["code"] in ("invalid_id_number", "validation_error")
+
+
+@pytest.mark.parametrize("key, name, status, error", [
+    ("parent_1958", "王建军", 403, "identity_mismatch"),
+    ("unenrolled_1992", None, 404, "not_enrolled"),
+])
+def test_identity_and_enrolment_failures(client, key, name, status, error):
+    headers = login(client, key)
+    person = demo_data.by_key(key)
+    response = client.post("/api/v1/auth/real-name", headers=headers,
+                           json={"id_number": person["id_number"], "name": name or person["name"]})
+    assert response.status_code == status and response.get_json()["code"] == error
+
+
+def test_one_resident_per_user_and_one_user_per_resident(client):
+    headers, _ = verified(client, "parent_1958")
+    other = demo_data.by_key("child_1985")
+    response = client.post("/api/v1/auth/real-name", headers=headers,
+                           json={"id_number": other["id_number"], "name": other["name"]})
+    assert response.status_code == 409 and response.get_json()["code"] == "already_bound"
+    second_user = login(client, "someone_else")
+    response = client.post("/api/v1/auth/real-name", headers=second_user,
+                           json={"id_number": WANG["id_number"], "name": WANG["name"]})
+    assert response.status_code == 409 and response.get_json()["code"] == "already_bound"
+
+
+def test_id_number_is_encrypted_at_rest_with_a_blind_index(app, client):
+    verified(client, "parent_1958")
+    with app.app_context():
+        row = db.session.scalar(db.select(Resident))
+        assert WANG["id_number"] not in row.id_number_encrypted
+        assert WANG["id_number"] not in row.id_number_index and len(row.id_number_index) == 64
+
+
+def test_nothing_personal_or_secret_is_logged(client, caplog):
+    with caplog.at_level(logging.DEBUG):
+        headers, _ = verified(client, "parent_1958")
+        client.get("/api/v1/me", headers=headers)
+    from miniapp_api.logs import JsonFormatter
+    text = "\n".join(JsonFormatter().format(record) for record in caplog.records)
+    assert WANG["id_number"] not in text and "session_key" not in text
+
+
+def test_real_name_attempts_are_rate_limited(client):
+    headers = login(client, "parent_1958")
+    statuses = [client.post("/api/v1/auth/real-name", headers=headers,
+                            json={"id_number": WANG["id_number"], "name": "王建军"}).status_code for _ in range(6)]
+    assert statuses[:5] == [403] * 5 and statuses[5] == 429
+    response = client.post("/api/v1/auth/real-name", headers=headers, json={"id_number": WANG["id_number"], "name": "x"})
+    assert response.get_json()["code"] == "rate_limited" and int(response.headers["Retry-After"]) > 0
+
+
+def test_rate_limits_are_shared_through_redis(make_app):
+    import redis
+    store = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    store.flushdb()
+    first, second = make_app(REDIS_URL="redis://127.0.0.1:6379/15"), make_app(REDIS_URL="redis://127.0.0.1:6379/15")
+    from miniapp_api import ratelimit
+    hits = []
+    for app in (first, second, first):
+        with app.test_request_context():
+            try:
+                ratelimit.limit("shared-test", 2, 60)
+                hits.append("ok")
+            except Exception as exc:  # the third hit, whichever worker takes it
+                hits.append(exc.code)
+    assert hits == ["ok", "ok", "rate_limited"]
+    store.flushdb()
+    store.close()
+
+
+@pytest.mark.parametrize("make_header", [
+    lambda app: {},
+    lambda app: {"Authorization": "Bearer not-a-jwt"},
+    lambda app: {"Authorization": "Basic abc"},
+    lambda app: {"Authorization": "Bearer " + jwt.encode({"sub": "1", "iat": 1, "exp": 9999999999}, key=None, algorithm="none")},
+    lambda app: {"Authorization": "Bearer " + jwt.encode({"sub": "1", "iat": 1, "exp": 9999999999}, "x" * 32, algorithm="HS256")},
+    lambda app: {"Authorization": "Bearer " + jwt.encode({"sub": "1", "iat": 1, "exp": 9999999999}, app.config["SECRET_KEY"], algorithm="HS512")},
+], ids=["missing", "garbage", "basic", "alg-none", "wrong-key", "hs512"])
+def test_bad_tokens_are_401_problems(app, client, make_header):
+    with app.app_context():
+        db.session.add(WeChatUser(openid="o1", created_at=dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)))
+        db.session.commit()
+    response = client.get("/api/v1/me", headers=make_header(app))
+    assert response.status_code == 401 and response.content_type == "application/problem+json"
+    assert response.get_json()["code"] == "unauthorized"
+
+
+def test_tokens_expire_by_the_app_clock(make_app):
+    app = make_app()
+    headers = login(app.test_client(), "parent_1958")
+    later = make_app(APP_NOW="2027-03-02T12:00:01+08:00", SECRET_KEY=app.config["SECRET_KEY"],
+                     DATABASE_URL=app.config["DATABASE_URL"])
+    assert later.test_client().get("/api/v1/me", headers=headers).status_code == 401
+    still = make_app(APP_NOW="2027-03-02T11:59:00+08:00", DATABASE_URL=app.config["DATABASE_URL"])
+    assert still.test_client().get("/api/v1/me", headers=headers).status_code == 200
