@@ -7,6 +7,8 @@ from sqlalchemy import func
 
 from models import LedgerEntry, Order, Resident, db
 
+from .clock import rfc3339
+
 SOURCES = {  # API `by_source` field → ledger entry kinds
     "personal_fen": ("personal",),
     "government_subsidy_fen": ("government_subsidy",),
@@ -55,7 +57,7 @@ def ledger_page(resident: Resident, year: int | None, page: int) -> tuple[list[d
 def _entry(entry: LedgerEntry, order_no: str | None) -> dict:
     return {"entry_id": entry.id, "year": entry.year, "kind": entry.kind, "amount_fen": entry.amount_fen,
             "funder": entry.funder, "payer": entry.payer, "order_no": order_no,
-            "booked_at": entry.booked_at.isoformat()}
+            "booked_at": rfc3339(entry.booked_at)}
 
 
 def latest_tier(resident: Resident) -> int | None:

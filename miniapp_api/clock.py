@@ -43,3 +43,8 @@ def parse_instant(text: str) -> dt.datetime:
 
 def clock() -> Clock:
     return current_app.extensions["clock"]
+
+
+def rfc3339(instant: dt.datetime | None) -> str | None:
+    """Instants in responses: RFC 3339 in Beijing time (+08:00), whatever the database returned."""
+    return instant.astimezone(SHANGHAI).isoformat() if instant is not None else None

@@ -97,3 +97,70 @@ class LedgerEntrySchema(Schema):
 class LedgerPageSchema(Schema):
     items = fields.List(fields.Nested(LedgerEntrySchema))
     next_page = Int(allow_none=True)
+
+
+def StrictInt(**kwargs) -> fields.Integer:
+    """An integer that must arrive as a JSON integer: no strings, floats (marshmallow refuses booleans)."""
+    return fields.Integer(strict=True, **kwargs)
+
+
+class ContributionSchema(Schema):
+    year = StrictInt(required=True, validate=validate.Range(2000, 2200))
+    tier_fen = StrictInt(required=True, validate=validate.Range(min=1))
+    kind = Str(required=True, validate=validate.OneOf(("normal", "back_payment", "lump_sum")))
+    years = StrictInt(validate=validate.Range(1, 15), metadata={"description": "lump_sum only: 1–15"})
+
+
+class OrderCreatedSchema(Schema):
+    order_no = Str()
+    status = Str()
+    amount_fen = Int()
+    subsidy_fen = Int()
+    collective_subsidy_fen = Int()
+    expires_at = Str()
+    pay_params = fields.Dict(metadata={"description": "for wx.requestPayment, untouched"})
+
+
+class OrderSchema(Schema):
+    order_no = Str()
+    resident_id = Str()
+    year = Int()
+    kind = Str()
+    amount_fen = Int()
+    subsidy_fen = Int()
+    collective_subsidy_fen = Int()
+    status = Str(metadata={"description": "pending | paid | closed | expired"})
+    paid_at = Str(allow_none=True)
+    channel = Str(allow_none=True)
+    payer = Str()
+
+
+class WindowSchema(Schema):
+    open = fields.Boolean()
+    opens_at = Str()
+    closes_at = Str()
+
+
+class TierSchema(Schema):
+    amount_fen = Int()
+    subsidy_fen = Int()
+
+
+class NormalOptionSchema(Schema):
+    allowed = fields.Boolean()
+    reason = Str(allow_none=True)
+
+
+class BackPaymentOptionSchema(Schema):
+    years = fields.List(Int())
+    remaining_years = Int()
+
+
+class ContributionOptionsSchema(Schema):
+    year = Int()
+    window = fields.Nested(WindowSchema)
+    tiers = fields.List(fields.Nested(TierSchema))
+    normal = fields.Nested(NormalOptionSchema)
+    back_payment = fields.Nested(BackPaymentOptionSchema)
+    lump_sum_max_years = Int()
+    paid_by_government = fields.Boolean()

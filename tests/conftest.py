@@ -32,6 +32,7 @@ def keys(tmp_path_factory) -> dict:
 
 
 SANDBOX_TAX_KEY = "sandbox-tax-key"
+DEMO_POLICY = str(Path(__file__).resolve().parent.parent / "integrations" / "sandbox" / "demo_policy.json")
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +52,7 @@ def _config(keys: dict, database_url: str, sandbox_url: str = "http://127.0.0.1:
             "PUBLIC_BASE_URL": "http://testserver", **keys,
             "WECHAT_API_BASE": f"{sandbox_url}/wechat", "IDENTITY_API_BASE": f"{sandbox_url}/identity",
             "AGENCY_API_BASE": f"{sandbox_url}/agency", "TAX_API_BASE": f"{sandbox_url}/tax",
-            "TAX_API_KEY": SANDBOX_TAX_KEY, **overrides}
+            "TAX_API_KEY": SANDBOX_TAX_KEY, "POLICY_FILE": DEMO_POLICY, **overrides}
 
 
 def _upgrade(keys: dict, database_url: str) -> None:
