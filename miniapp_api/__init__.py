@@ -6,6 +6,7 @@ import os
 from flask import Flask
 
 from . import config as configuration
+from . import certificate_cli, certificate_routes
 from . import account_routes, clients, contribution_routes, proxy_payments, docs, errors, health, login, logs, pii, ratelimit, rulebook
 from .api import OPENAPI_CONFIG, init_api
 from .clock import Clock, parse_instant
@@ -51,3 +52,5 @@ def _register_routes(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.cli.add_command(proxy_payments.proxy_payments_command)
     app.register_blueprint(docs.bp)
+    certificate_routes.register(app)
+    app.cli.add_command(certificate_cli.cli)

@@ -1,5 +1,6 @@
 """The database models; importing this package registers every table on `db.metadata`."""
 from .base import Base, UtcDateTime, db
+from .certificate import Certificate
 from .family import FamilyLink
 from .idempotency import IdempotencyRecord
 from .ledger import ENTRY_KINDS, LedgerEntry
@@ -8,6 +9,6 @@ from .payment import CallbackDelivery, ReviewItem, SeenNonce
 from .resident import Resident
 from .user import WeChatUser
 
-__all__ = ["Base", "UtcDateTime", "db", "FamilyLink", "ENTRY_KINDS", "IdempotencyRecord", "LedgerEntry", "Order",
+__all__ = ["Base", "UtcDateTime", "db", "Certificate", "FamilyLink", "ENTRY_KINDS", "IdempotencyRecord", "LedgerEntry", "Order",
            "CallbackDelivery", "ReviewItem", "SeenNonce",
            "Resident", "WeChatUser"]
