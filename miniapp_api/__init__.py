@@ -7,6 +7,7 @@ from flask import Flask
 
 from . import config as configuration
 from . import certificate_cli, certificate_routes
+from . import family_routes
 from . import account_routes, clients, contribution_routes, proxy_payments, docs, errors, health, login, logs, pii, ratelimit, rulebook
 from .api import OPENAPI_CONFIG, init_api
 from .clock import Clock, parse_instant
@@ -47,7 +48,7 @@ def _init_database(app: Flask) -> None:
 
 def _register_routes(app: Flask) -> None:
     api = init_api(app)
-    for blueprint in (login.bp, account_routes.bp, contribution_routes.bp):
+    for blueprint in (login.bp, account_routes.bp, contribution_routes.bp, family_routes.bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     app.cli.add_command(proxy_payments.proxy_payments_command)
