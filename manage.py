@@ -43,9 +43,13 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     ensure_environment()
+    os.chdir(ROOT)
+    python = str(BIN / "python")
+    # exec, not a child: Ctrl-C and the exit status belong to the demo or pytest itself.
     if command == "test":
-        return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT)
-    return subprocess.call([str(BIN / "flask"), "--app", "wsgi", "demo", *argv[1:]], cwd=ROOT)
+        os.execv(python, [python, "-m", "pytest", *argv[1:]])
+    os.execv(python, [python, "-m", "flask", "--app", "wsgi", "demo", *argv[1:]])
+    return 0
 
 
 if __name__ == "__main__":

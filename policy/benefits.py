@@ -146,19 +146,22 @@ def _project(standard: Standard, balance_fen: int, years: tuple[int, ...], tier_
 
 def _assumptions(standard: Standard, facts: ResidentFacts, balance_fen: int,
                  years: tuple[int, ...], tier_fen: int, start: dt.date) -> tuple[str, ...]:
-    subsidy = standard.subsidy_for(tier_fen) or 0
-    span = f"{years[0]}年" if len(years) == 1 else f"{years[0]}—{years[-1]}年共{len(years)}个年度"
-    paying = (f"{span}每年按{_yuan(tier_fen)}元档次缴费，政府补贴{_yuan(subsidy)}元"
-              if years else "此后不再缴费")
     return (
         f"当前账户余额{_yuan(balance_fen)}元",
-        paying,
+        _paying(standard, years, tier_fen),
         f"记账利率按每年{percent_text(standard.default_interest_rate_bp)}%估算，每年12月31日计息",
         "未计集体补助和社会资助",
         f"{start.year}年{start.month}月起领取，个人账户养老金 = 领取时账户余额 ÷ "
         f"{standard.annuity_divisor}（向下取整到分）",
         f"须累计缴费满{required_years(standard, facts.birth_date)}年且已领取基本养老金",
     )
+
+
+def _paying(standard: Standard, years: tuple[int, ...], tier_fen: int) -> str:
+    if not years:
+        return "此后不再缴费"
+    span = f"{years[0]}年" if len(years) == 1 else f"{years[0]}—{years[-1]}年共{len(years)}个年度"
+    return f"{span}每年按{_yuan(tier_fen)}元档次缴费，政府补贴{_yuan(standard.subsidy_for(tier_fen) or 0)}元"
 
 
 def _yuan(fen: int) -> str:

@@ -151,3 +151,11 @@ def test_estimate_for_someone_past_the_start_uses_the_balance(shanxi):
     estimate = estimate_benefit(shanxi, resident(**OLD_80), history(), 240_000, NOW, 20000)
     assert (estimate.balance_at_start_fen, estimate.benefit.monthly_fen) == (240_000, 4_000)
     assert estimate.assumptions == ("按当前账户余额2400元计算",)
+
+
+def test_estimate_with_no_year_left_to_pay(shanxi):
+    # Born 1962-04-01: 2027 is the last payable year (64 on 1 January) and it is paid.
+    facts = resident(birth_date=D("1962-04-01"))
+    estimate = estimate_benefit(shanxi, facts, history(normal_paid=(2027,)), 100_000, NOW, 100000)
+    assert estimate.assumptions[1] == "此后不再缴费"
+    assert estimate.starts_on == D("2027-05-01") and estimate.balance_at_start_fen == 100_000
