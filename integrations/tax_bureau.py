@@ -22,6 +22,8 @@ from .http import DEFAULT_TIMEOUT, HttpClient
 
 STATUSES = frozenset({"PENDING", "SUCCESS", "CLOSED"})
 STATEMENT_HEADER = ["out_order_no", "transaction_id", "amount_fen", "paid_at", "channel", "status"]
+# Payment channels of the tax bureau (INTEGRATIONS.md §4 callback body).
+CHANNELS = ("wechat", "bank_app", "e_tax", "bank_counter", "pos", "social_security_card")
 CREATE_RETRIES = 2  # more tries of POST /v1/orders, safe because out_order_no makes it idempotent
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _DIGITS = re.compile(r"^\d+$")

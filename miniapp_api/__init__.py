@@ -6,9 +6,9 @@ import os
 from flask import Flask
 
 from . import config as configuration
-from . import certificate_cli, certificate_routes
-from . import family_routes
-from . import account_routes, clients, contribution_routes, proxy_payments, docs, errors, health, login, logs, pii, ratelimit, rulebook
+from . import (account_routes, callbacks, certificate_cli, certificate_routes, clients, contribution_routes,
+               demo_cli, docs, errors, family_routes, health, login, logs, payment_cli, pii, proxy_payments,
+               ratelimit, rulebook, sandbox_cli)
 from .api import OPENAPI_CONFIG, init_api
 from .clock import Clock, parse_instant
 
@@ -28,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     ratelimit.init_app(app)
     rulebook.init_app(app)
     clients.init_app(app)
+    callbacks.init_app(app)
     _init_database(app)
     _register_routes(app)
     return app
@@ -48,10 +49,11 @@ def _init_database(app: Flask) -> None:
 
 def _register_routes(app: Flask) -> None:
     api = init_api(app)
-    for blueprint in (login.bp, account_routes.bp, contribution_routes.bp, family_routes.bp):
+    for blueprint in (login.bp, account_routes.bp, contribution_routes.bp, family_routes.bp, callbacks.bp):
         api.register_blueprint(blueprint)
-    app.register_blueprint(health.bp)
-    app.cli.add_command(proxy_payments.proxy_payments_command)
-    app.register_blueprint(docs.bp)
     certificate_routes.register(app)
-    app.cli.add_command(certificate_cli.cli)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
+    for command in (proxy_payments.proxy_payments_command, payment_cli.cli, certificate_cli.cli,
+                    sandbox_cli.sandbox_command, demo_cli.demo_command):
+        app.cli.add_command(command)

@@ -9,6 +9,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.support.live_server import serve
 from tests.test_certificates import issued, seed, token_of
+from tests.conftest import unavailable
 
 pytestmark = pytest.mark.slow
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -26,8 +27,7 @@ def browser():
     path = chromium_path()
     if path is None:
         reason = "no chromium executable (install it: apt-get install -y chromium, or set CHROMIUM_PATH)"
-        print(f"SKIPPING the browser tests: {reason}")
-        pytest.skip(reason)
+        unavailable(reason)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         yield browser

@@ -13,8 +13,7 @@ from tests.support.live_server import serve
 
 @pytest.fixture
 def pg_app(make_app, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("concurrent transactions need PostgreSQL (CI runs this with TEST_DATABASE_URL)")
+    assert database_url.startswith("postgresql"), "mark the test postgres_only"
     return make_app()
 
 
@@ -35,6 +34,7 @@ def _fire_together(url: str, headers: dict, body: dict, count: int) -> list[int]
     return statuses
 
 
+@pytest.mark.postgres_only
 @pytest.mark.parametrize("count", [2, 8])
 def test_simultaneous_orders_create_exactly_one(pg_app, count):
     headers, me = verified(pg_app.test_client(), "ordinary_1975")

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template_string, request, url_for
 
+from integrations.tax_bureau import CHANNELS
 from policy import id_number
 
 from .tax_delivery import Callback, Deliverer, SandboxClock, SandboxKeys, speedup
@@ -33,7 +34,6 @@ bp = Blueprint("sandbox_tax_bureau", __name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 KINDS = ("normal", "back_payment", "lump_sum", "proxy")
 PAYERS = ("self", "supporter", "government", "sponsor")
-CHANNELS = ("wechat", "bank_app", "e_tax", "bank_counter", "pos", "social_security_card")
 STATEMENT_HEADER = ("out_order_no", "transaction_id", "amount_fen", "paid_at", "channel", "status")
 _OUT_ORDER_NO = re.compile(r"^[A-Za-z0-9_\-.|*@]{1,64}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
