@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, event
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import UtcDateTime, db
@@ -35,6 +35,9 @@ class LedgerEntry(db.Model):
         # One entry of each kind per order: crediting the same payment twice fails in the database.
         Index("uq_ledger_entries_order_kind", "order_id", "kind", unique=True),
         Index("ix_ledger_entries_resident_year", "resident_id", "year"),
+        # Interest is credited once a year per account, however often the yearly job runs.
+        Index("uq_ledger_entries_interest_year", "resident_id", "year", unique=True,
+              sqlite_where=text("kind = 'interest'"), postgresql_where=text("kind = 'interest'")),
     )
 
 
