@@ -28,6 +28,8 @@ from integrations.sandbox import demo_data
 from miniapp_api import config as configuration
 from miniapp_api import devkeys
 from miniapp_api.demo_cli import walkthrough
+from tests.support import waiting
+from tests.support.waiting import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -44,10 +46,6 @@ PEOPLE = demo_data.DEMO_RESIDENTS + demo_data.UNENROLLED
 
 # --- Processes ------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def flask(*args: str) -> list[str]:
@@ -148,15 +146,7 @@ def running_servers(tmp_path: Path) -> Iterator[Urls]:
 # --- HTTP steps -----------------------------------------------------------------------------------
 
 def wait_until(what: str, probe: Callable[[], object], timeout: float = WAIT_TIMEOUT):
-    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+    return waiting.wait_until(probe, timeout, what)
 
 
 class Client:

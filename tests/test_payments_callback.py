@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-import time
 
 import pytest
 import requests
@@ -17,6 +16,7 @@ from models import SeenNonce, db
 from tests import payment_factories as pf
 from tests.factories import resident
 from tests.support.live_server import serve
+from tests.support.waiting import wait_until
 from tests.conftest import unavailable
 
 
@@ -285,13 +285,6 @@ def sandbox_order(app, notify_url: str) -> str:
         return order_no
 
 
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := predicate():
-            return found
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def attempts(sandbox: str, out_order_no: str) -> list[dict]:
@@ -303,7 +296,7 @@ def test_the_sandbox_callback_credits_once_even_when_delivered_twice(app, sandbo
         order_no = sandbox_order(app, base + pf.NOTIFY_PATH)
         requests.post(f"{sandbox}/tax/control/faults", json={"duplicate_next": 1}, timeout=5).raise_for_status()
         pf.pay_at(sandbox, order_no, "e_tax")
-        found = wait_for(lambda: len(a := attempts(sandbox, order_no)) >= 2 and a)
+        found = wait_until(lambda: len(a := attempts(sandbox, order_no)) >= 2 and a)
     assert [(a["status"], a["duplicate"]) for a in found] == [(200, False), (200, True)]
     with app.app_context():
         order = pf.order(order_no)

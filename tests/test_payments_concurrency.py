@@ -4,11 +4,9 @@ past the row lock, stopped by the unique constraints (both databases)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from tests import payment_factories as pf
 from tests.conftest import DEFAULT_NOW, SANDBOX_TAX_KEY
 from tests.factories import resident
 from tests.support.live_server import serve
+from tests.support.waiting import free_port, wait_until_up
 
 COUNT = 12
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,24 +122,8 @@ def test_twelve_different_transactions_at_once_credit_one_and_flag_the_rest(pg_a
         assert len(pf.reviews("double_payment")) == COUNT - 1
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def wait_until_up(base: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited with {process.returncode}")
-        try:
-            if requests.get(base + "/healthz", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("gunicorn did not come up")
 
 
 @pytest.fixture
@@ -155,7 +138,7 @@ def gunicorn(pg_app, keys, database_url, tmp_path):
     with open(tmp_path / "gunicorn.log", "wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_until_up(f"http://127.0.0.1:{port}", process)
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()

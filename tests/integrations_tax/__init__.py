@@ -5,7 +5,7 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from integrations.sandbox.app import create_sandbox_app
 from integrations.tax_bureau import TaxBureauClient, TaxOrderRequest
 from policy import id_number
 from tests.support.live_server import serve
+from tests.support.waiting import wait_until  # noqa: F401  (the tests here import it from this package)
 
 API_KEY = "test-tax-key"
 SANDBOX_NOW = "2027-03-02T10:00:00+08:00"
@@ -61,17 +62,6 @@ def public_keys_of(tax_base: str, folder: Path) -> dict:
     path = folder / "tax_public_keys.json"
     path.write_text(json.dumps(requests.get(f"{tax_base}/v1/public-keys", timeout=5).json()))
     return tax_signature.load_public_keys(path)
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> object:
-    """Poll `condition` until it is truthy, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @dataclass(frozen=True)
