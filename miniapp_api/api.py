@@ -52,6 +52,11 @@ OPENAPI_CONFIG = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
+    # Every operation needs the bearer token unless it says `security=[]` (login, verify, callbacks).
+    "API_SPEC_OPTIONS": {
+        "security": [{"bearerAuth": []}],
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+    },
 }
 
 

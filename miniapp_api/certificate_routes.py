@@ -94,6 +94,7 @@ def _own_certificate(certificate_no: str) -> Certificate:
 
 
 @bp.get("/verify/<token>")
+@bp.doc(security=[])
 @bp.response(200, VerificationSchema)
 def verify(token: str):
     """Check a certificate's verification token (public, no login; masked data only)."""

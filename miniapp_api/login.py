@@ -18,6 +18,7 @@ bp = Blueprint("login", __name__, url_prefix="/api/v1", description="Login and r
 
 
 @bp.post("/auth/login")
+@bp.doc(security=[])
 @bp.arguments(LoginSchema)
 @bp.response(200, TokenSchema)
 def login(body):

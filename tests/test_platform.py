@@ -23,6 +23,18 @@ def test_openapi_document_is_served(client):
     assert spec["openapi"].startswith("3.") and spec["info"]["version"] == "v1"
 
 
+def test_openapi_documents_every_api_route_from_its_schemas(app, client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    documented = {path for path in spec["paths"]}
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
+              if rule.rule.startswith("/api/v1/") and rule.endpoint not in ("api-docs.openapi_json", "docs.api_docs")}
+    assert routes <= documented, routes - documented
+    contributions = spec["paths"]["/api/v1/residents/{resident_id}/contributions"]["post"]
+    body = contributions["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/Contribution")
+    assert set(spec["components"]["schemas"]["Contribution"]["properties"]) == {"year", "tier_fen", "kind", "years"}
+
+
 def test_api_page_fetches_nothing_from_the_internet(client):
     page = client.get("/api/v1/docs").get_data(as_text=True)
     assert "openapi.json" in page
