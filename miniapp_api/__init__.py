@@ -31,7 +31,16 @@ def create_app(config: dict | None = None) -> Flask:
     callbacks.init_app(app)
     _init_database(app)
     _register_routes(app)
+    _trust_proxies(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind N reverse proxies, take the client address from their X-Forwarded-For (never more)."""
+    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _frozen_now(config: dict):

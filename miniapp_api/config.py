@@ -18,6 +18,8 @@ ENV_KEYS = (
     "APP_ENV", "APP_NOW",
     # Beyond INTEGRATIONS.md: certificate key rotation, holiday overrides, public verify rate.
     "CERT_PREVIOUS_PUBLIC_KEYS", "CERT_CALENDAR_OVERRIDES", "CERT_VERIFY_PER_MINUTE",
+    # How many reverse proxies in front set X-Forwarded-For (rate limits count per real client).
+    "PROXY_FIX_HOPS",
 )
 PRODUCTION_REQUIRED = (
     "DATABASE_URL", "SECRET_KEY", "WECHAT_API_BASE", "WECHAT_APPID", "WECHAT_SECRET",

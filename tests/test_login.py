@@ -168,3 +168,15 @@ def test_tokens_expire_by_the_app_clock(make_app):
     assert later.test_client().get("/api/v1/me", headers=headers).status_code == 401
     still = make_app(APP_NOW="2027-03-02T11:59:00+08:00", DATABASE_URL=app.config["DATABASE_URL"])
     assert still.test_client().get("/api/v1/me", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("hops, second_status", [(None, 429), (1, 403)])
+def test_client_address_behind_a_proxy(make_app, hops, second_status):
+    """Per-address limits count the real client only when PROXY_FIX_HOPS says a proxy is in front."""
+    client = make_app(PROXY_FIX_HOPS=hops).test_client()
+    statuses = []
+    for n in range(31):
+        headers = {**login(client, f"visitor{n}"), "X-Forwarded-For": f"10.0.0.{1 if n < 30 else 2}"}
+        statuses.append(client.post("/api/v1/auth/real-name", headers=headers,
+                                    json={"id_number": WANG["id_number"], "name": "王建军"}).status_code)
+    assert statuses[:30] == [403] * 30 and statuses[30] == second_status
