@@ -24,13 +24,25 @@ bp = Blueprint("login", __name__, url_prefix="/api/v1", description="Login and r
 def login(body):
     """Exchange a wx.login code for an access token."""
     session = clients.wechat().code_to_session(body["code"])
-    user = db.session.scalar(db.select(WeChatUser).where(WeChatUser.openid == session.openid))
-    if user is None:
-        user = WeChatUser(openid=session.openid, unionid=session.unionid, created_at=clock().now())
-        db.session.add(user)
-        db.session.commit()
+    user = _user_of(session.openid) or _new_user(session.openid, session.unionid)
     token, lifetime = tokens.issue(user.id)
     return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "verified": user.verified}
+
+
+def _user_of(openid: str) -> WeChatUser | None:
+    return db.session.scalar(db.select(WeChatUser).where(WeChatUser.openid == openid))
+
+
+def _new_user(openid: str, unionid: str | None) -> WeChatUser:
+    """The user, created now; a simultaneous first login of the same person may have won the insert."""
+    user = WeChatUser(openid=openid, unionid=unionid, created_at=clock().now())
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return _user_of(openid)
+    return user
 
 
 def parse_id_number(value: str, field: str = "id_number") -> str:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy.exc import IntegrityError
+
 from integrations.agency import RegistryRecord
 from models import Resident, db
 from policy import id_number
@@ -17,11 +19,26 @@ def find_by_id_number(value: str) -> Resident | None:
 
 def sync_from_registry(record: RegistryRecord) -> Resident:
     """Create or refresh the resident from the registry's record (not committed)."""
-    resident = find_by_id_number(record.id_number)
-    if resident is None:
-        resident = Resident(id_number_encrypted=cipher().encrypt(record.id_number),
-                            id_number_index=cipher().blind_index(record.id_number))
-        db.session.add(resident)
+    resident = find_by_id_number(record.id_number) or _insert(record)
+    _refresh(resident, record)
+    db.session.flush()
+    return resident
+
+
+def _insert(record: RegistryRecord) -> Resident:
+    """A new resident row; if a simultaneous request inserted the same person first, that row."""
+    resident = Resident(id_number_encrypted=cipher().encrypt(record.id_number),
+                        id_number_index=cipher().blind_index(record.id_number))
+    _refresh(resident, record)
+    try:
+        with db.session.begin_nested():
+            db.session.add(resident)
+    except IntegrityError:
+        return find_by_id_number(record.id_number)
+    return resident
+
+
+def _refresh(resident: Resident, record: RegistryRecord) -> None:
     resident.name, resident.gender, resident.birth_date = record.name, record.gender, record.birth_date
     resident.region_code, resident.region_name = record.region_code, record.region_name
     resident.categories = sorted(record.categories)
@@ -29,8 +46,6 @@ def sync_from_registry(record: RegistryRecord) -> Resident:
     resident.receiving_basic_pension = record.receiving
     resident.deceased_on = record.deceased_on
     resident.registry_synced_at = clock().now()
-    db.session.flush()
-    return resident
 
 
 def id_number_of(resident: Resident) -> str:
