@@ -118,7 +118,7 @@ def test_issuing_the_same_year_again_returns_the_existing_certificate(app, clien
     first = issued(app, client, world)
     freeze(app, "2027-04-01T09:00:00+08:00")
     again = issue(client, world)
-    assert again.status_code == 200 and again.get_json() == first
+    assert again.status_code == 201 and again.get_json() == first
     with app.app_context():
         assert len(db.session.scalars(db.select(Certificate)).all()) == 1
 
@@ -493,7 +493,7 @@ def test_concurrent_issues_of_one_year_create_one_certificate(app, monkeypatch):
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(status for status, _ in results) == [200, 201]
+    assert sorted(status for status, _ in results) == [201, 201]
     assert results[0][1] == results[1][1]
     with app.app_context():
         assert len(db.session.scalars(db.select(Certificate)).all()) == 1
