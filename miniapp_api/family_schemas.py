@@ -10,7 +10,7 @@ Str = fields.String
 
 
 class LinkRequestSchema(Schema):
-    parent_id_number = Str(required=True, validate=validate.Length(1, 32))
+    parent_id_number = Str(required=True, validate=validate.Length(max=64))  # format: invalid_id_number
     parent_name = Str(required=True, validate=validate.Length(1, 64))
     relation = Str(required=True, validate=validate.OneOf(RELATIONS),
                    metadata={"description": "child | spouse | other_supporter"})

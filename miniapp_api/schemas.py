@@ -19,7 +19,7 @@ class TokenSchema(Schema):
 
 
 class RealNameSchema(Schema):
-    id_number = Str(required=True, validate=validate.Length(1, 32))
+    id_number = Str(required=True, validate=validate.Length(max=64))  # format: invalid_id_number
     name = Str(required=True, validate=validate.Length(1, 64))
 
 
