@@ -52,11 +52,12 @@ def _options_view(options: rules.ContributionOptions) -> dict:
 def create_contribution(body, resident):
     """Place a payment order for a tier; the answer carries `pay_params` for wx.requestPayment."""
     user, key = current_user(), idempotency.required_key()
+    if (replayed := idempotency.replay(user, key, body)) is not None:
+        return replayed
     record = contributions.registry_record(resident)  # before the lock: no HTTP wait while holding it
     contributions.lock(resident)
-    replayed = idempotency.replay(user, key, body)
-    if replayed is not None:
-        return replayed[0], replayed[1]
+    if (replayed := idempotency.replay(user, key, body)) is not None:  # a twin request finished meanwhile
+        return replayed
     payer = "self" if g.acting_as == "self" else "supporter"
     notify_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + NOTIFY_PATH
     order = contributions.place(resident, record, body, payer, user.id, notify_url)

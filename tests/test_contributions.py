@@ -199,3 +199,15 @@ def test_orders_of_others_are_404(app, client):
         db.session.commit()
     assert client.get(f"/api/v1/orders/{order_no}", headers=stranger).status_code == 404
     assert client.get("/api/v1/orders/SXNOPE", headers=headers).status_code == 404
+
+
+def test_a_replay_needs_no_counterpart(make_app):
+    """The stored answer comes back even while the registry and the tax bureau are down."""
+    app = make_app()
+    client = app.test_client()
+    headers, me = verified(client, "ordinary_1975")
+    first = _post(client, headers, me["resident_id"], NORMAL, key="k-offline")
+    offline = make_app(AGENCY_API_BASE="http://127.0.0.1:9/agency", TAX_API_BASE="http://127.0.0.1:9/tax",
+                       DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"])
+    again = _post(offline.test_client(), headers, me["resident_id"], NORMAL, key="k-offline")
+    assert again.status_code == 201 and again.get_json() == first.get_json()
