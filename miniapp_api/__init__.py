@@ -6,9 +6,9 @@ import os
 from flask import Flask
 
 from . import config as configuration
-from . import (account_routes, callbacks, certificate_cli, certificate_routes, clients, contribution_routes,
-               demo_cli, docs, errors, family_routes, health, interest_cli, login, logs, payment_cli, pii,
-               proxy_payments, ratelimit, rulebook, sandbox_cli)
+from . import (account_routes, benefits_cli, callbacks, certificate_cli, certificate_routes, clients,
+               contribution_routes, demo_cli, docs, errors, family_routes, health, interest_cli, login, logs,
+               payment_cli, pii, proxy_payments, ratelimit, rulebook, sandbox_cli)
 from .api import OPENAPI_CONFIG, init_api
 from .clock import Clock, parse_instant
 
@@ -64,5 +64,5 @@ def _register_routes(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     for command in (proxy_payments.proxy_payments_command, payment_cli.cli, certificate_cli.cli, interest_cli.cli,
-                    sandbox_cli.sandbox_command, demo_cli.demo_command):
+                    benefits_cli.cli, sandbox_cli.sandbox_command, demo_cli.demo_command):
         app.cli.add_command(command)

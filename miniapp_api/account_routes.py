@@ -26,7 +26,8 @@ def account(resident):
         "cumulative_years": history.cumulative_years,
         "required_years": years.required_years(standard, resident.birth_date),
         "paid_years": sorted(history.covered_years),
-        "status": benefits.account_status(standard, facts, history, today),
+        "status": benefits.account_status(standard, facts, history, today,
+                                          benefit_started_on=resident.benefit_started_on),
         "eligibility": {"eligible": eligibility.eligible, "reasons": [str(r) for r in eligibility.reasons]},
         "benefit": _benefit(standard, facts, history, totals.balance_fen, resident),
     }

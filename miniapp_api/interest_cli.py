@@ -11,9 +11,8 @@ import datetime as dt
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 
-from models import LedgerEntry, db
+from models import LedgerEntry, db, insert_skipping_conflicts
 from policy.interest import yearly_interest
 
 from . import rulebook
@@ -43,9 +42,7 @@ def credit_year(year: int) -> int:
             if (interest := yearly_interest(standard, year, max(int(balance), 0))) > 0]
     if not rows:
         return 0
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(LedgerEntry).on_conflict_do_nothing(
-        index_elements=["resident_id", "year"], index_where=LedgerEntry.kind == "interest")
+    statement = insert_skipping_conflicts(LedgerEntry, ["resident_id", "year"], LedgerEntry.kind == "interest")
     return len(db.session.execute(statement.returning(LedgerEntry.id), rows).all())
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from models import LedgerEntry, Order, ReviewItem, db
+from models import LedgerEntry, Order, ReviewItem, db, insert_skipping_conflicts
 
 from .clock import clock
 
@@ -129,13 +128,8 @@ def review(kind: str, source: str, out_order_no: str | None, transaction_id: str
     key = ":".join((kind, out_order_no or "-", transaction_id or "-", *key_parts))
     values = dict(dedupe_key=key, kind=kind, source=source, out_order_no=out_order_no,
                   transaction_id=transaction_id, detail=detail, created_at=clock().now())
-    db.session.execute(_insert_new(values))
-
-
-def _insert_new(values: dict):
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, so concurrent findings never fail the transaction."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(ReviewItem).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    # Concurrent findings of the same thing never fail the transaction.
+    db.session.execute(insert_skipping_conflicts(ReviewItem, ["dedupe_key"]).values(**values))
 
 
 def _credit(order: Order, payment: Payment) -> None:

@@ -1,5 +1,6 @@
 """The database models; importing this package registers every table on `db.metadata`."""
-from .base import Base, UtcDateTime, db
+from .base import Base, UtcDateTime, db, insert_skipping_conflicts
+from .benefit import BenefitPayment
 from .certificate import Certificate
 from .family import FamilyLink
 from .idempotency import IdempotencyRecord
@@ -9,6 +10,6 @@ from .payment import CallbackDelivery, ReviewItem, SeenNonce
 from .resident import Resident
 from .user import WeChatUser
 
-__all__ = ["Base", "UtcDateTime", "db", "Certificate", "FamilyLink", "ENTRY_KINDS", "IdempotencyRecord", "LedgerEntry", "Order",
+__all__ = ["Base", "UtcDateTime", "db", "insert_skipping_conflicts", "BenefitPayment", "Certificate", "FamilyLink", "ENTRY_KINDS", "IdempotencyRecord", "LedgerEntry", "Order",
            "CallbackDelivery", "ReviewItem", "SeenNonce",
            "Resident", "WeChatUser"]

@@ -5,6 +5,7 @@ import datetime as dt
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -40,3 +41,10 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+def insert_skipping_conflicts(model, index_elements: list[str], index_where=None):
+    """`INSERT … ON CONFLICT (index) DO NOTHING` in the session database's dialect: inserting what a
+    unique index already holds is a no-op instead of an error that would end the transaction."""
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing(index_elements=index_elements, index_where=index_where)

@@ -38,6 +38,10 @@ class LedgerEntry(db.Model):
         # Interest is credited once a year per account, however often the yearly job runs.
         Index("uq_ledger_entries_interest_year", "resident_id", "year", unique=True,
               sqlite_where=text("kind = 'interest'"), postgresql_where=text("kind = 'interest'")),
+        # The remaining balance goes to the heirs once (R12); the account is closed after it.
+        Index("uq_ledger_entries_inheritance", "resident_id", unique=True,
+              sqlite_where=text("kind = 'inheritance_payout'"),
+              postgresql_where=text("kind = 'inheritance_payout'")),
     )
 
 

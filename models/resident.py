@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import JSON, CheckConstraint, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import UtcDateTime, db
@@ -31,6 +31,10 @@ class Resident(db.Model):
     supporter_capable: Mapped[bool] = mapped_column(default=True)
     receiving_basic_pension: Mapped[bool] = mapped_column(default=False)
     deceased_on: Mapped[dt.date | None]
+    # Set by the first `benefits run` that finds the resident eligible (R11): the first month paid
+    # and the account pension fixed then (balance ÷ 120, rounded down), paid for life.
+    benefit_started_on: Mapped[dt.date | None]
+    benefit_account_pension_fen: Mapped[int | None] = mapped_column(BigInteger)
     registry_synced_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (CheckConstraint("gender IN ('M', 'F')", name="gender"),)
