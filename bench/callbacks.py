@@ -19,7 +19,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from integrations import tax_signature  # noqa: E402
+from tests.support.waiting import free_port, wait_until_up  # noqa: E402
 from miniapp_api import config as configuration  # noqa: E402
 from miniapp_api import create_app, devkeys  # noqa: E402
 
@@ -178,29 +178,11 @@ def gunicorn(env: dict, workers: int):
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_until_up(f"http://127.0.0.1:{port}", process)
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout=60)
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
             process.wait(30)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_up(base: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(base + "/healthz", timeout=5).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit("gunicorn did not come up")
 
 
 def fire(url: str, deliveries: list[tuple[bytes, dict]], threads: int) -> tuple[float, dict]:

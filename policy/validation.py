@@ -132,12 +132,8 @@ def _window(r: _Reader) -> WindowSpec:
         r.integer(month, f"window.months[{i}]", 1, 12)
     if len(set(months)) != len(months):
         r.fail("window.months", "must not repeat a month")
-    days = raw.get("days")
-    if not isinstance(days, list) or len(days) != 2:
-        r.fail("window.days", "must be [first_day, last_day]")
-    first, last = (r.integer(d, f"window.days[{i}]", 1, 31) for i, d in enumerate(days))
-    if first > last:
-        r.fail("window.days", "first day must not be after the last day")
+    first, last = _ordered_pair(r, raw.get("days"), "window.days", (1, 31), "[first_day, last_day]",
+                                "first day must not be after the last day")
     return WindowSpec(frozenset(months), first, last, _timezone(r, raw.get("timezone")))
 
 
@@ -150,12 +146,18 @@ def _timezone(r: _Reader, name: Any) -> str:
 
 
 def _age_range(r: _Reader) -> tuple[int, int]:
-    raw = r.get("collective_subsidy_ages")
+    return _ordered_pair(r, r.get("collective_subsidy_ages"), "collective_subsidy_ages", (0, 150),
+                         "[youngest, oldest]", "youngest must not exceed oldest")
+
+
+def _ordered_pair(r: _Reader, raw: Any, where: str, bounds: tuple[int, int], shape: str,
+                  disorder: str) -> tuple[int, int]:
+    """`[a, b]`: two integers within `bounds`, a <= b (window days, subsidy ages)."""
     if not isinstance(raw, list) or len(raw) != 2:
-        r.fail("collective_subsidy_ages", "must be [youngest, oldest]")
-    low, high = (r.integer(a, f"collective_subsidy_ages[{i}]", 0, 150) for i, a in enumerate(raw))
+        r.fail(where, f"must be {shape}")
+    low, high = (r.integer(v, f"{where}[{i}]", *bounds) for i, v in enumerate(raw))
     if low > high:
-        r.fail("collective_subsidy_ages", "youngest must not exceed oldest")
+        r.fail(where, disorder)
     return low, high
 
 
