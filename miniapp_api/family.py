@@ -7,7 +7,6 @@ status on every request, so approval and removal take effect at once.
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +16,7 @@ from models import FamilyLink, Order, Resident, WeChatUser, db
 
 from . import ratelimit, residents
 from .access import not_found
-from .clock import clock
+from .clock import clock, rfc3339
 from .errors import ApiError
 from .login import confirm_identity, parse_id_number
 
@@ -137,9 +136,5 @@ def view(link: FamilyLink, paid_years: list[int] | None = None) -> dict:
     return {"link_id": link.public_id, "status": link.status, "relation": link.relation,
             "via_registry": link.via_registry,
             "parent": residents.view(link.parent), "supporter": residents.view(link.supporter),
-            "created_at": _instant(link.created_at), "approved_at": _instant(link.approved_at),
+            "created_at": rfc3339(link.created_at), "approved_at": rfc3339(link.approved_at),
             "paid_years": paid_years or []}
-
-
-def _instant(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -276,7 +276,7 @@ def test_links_list_both_sides_with_the_years_each_supporter_paid(app, client):
     assert (son_link["status"], son_link["paid_years"], son_link["relation"]) == ("active", [2025, 2027], "child")
     assert (other_link["status"], other_link["paid_years"], other_link["link_id"]) == ("pending", [], pending)
     assert son_link["supporter"] == son_resident and son_link["parent"]["resident_id"] == parent_id
-    assert son_link["created_at"].endswith("+00:00") and other_link["approved_at"] is None
+    assert son_link["created_at"].endswith("+08:00") and other_link["approved_at"] is None
 
     sons = client.get(LINKS, headers=son).get_json()
     assert [item["status"] for item in sons["as_supporter"]] == ["active", "active"] and sons["as_parent"] == []
