@@ -11,6 +11,7 @@ test client, each request with that resident's own bearer token), so the figures
 queries, policy rules and JSON, not an HTTP server. The SQL statements of each request are timed
 too, and EXPLAIN of each is printed, flagging full-table scans.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,11 @@ sys.path.insert(0, str(ROOT))
 import flask_migrate  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from miniapp_api import create_app, devkeys, tokens  # noqa: E402
-from miniapp_api.config import database_uri  # noqa: E402
-from miniapp_api.pii import cipher  # noqa: E402
+from miniapp_api import create_app  # noqa: E402
+from miniapp_api.core import devkeys  # noqa: E402
+from miniapp_api.core.config import database_uri  # noqa: E402
+from miniapp_api.core.pii import cipher  # noqa: E402
+from miniapp_api.identity import tokens  # noqa: E402
 from models import LedgerEntry, Order, Resident, WeChatUser, db  # noqa: E402
 from policy import id_number  # noqa: E402
 
@@ -50,13 +53,20 @@ WARMUP_REQUESTS = 50
 UTC = dt.timezone.utc
 
 TIERS = ((20000, 7000), (50000, 12000), (100000, 20000), (200000, 36000), (500000, 60000))
-REGIONS = (("140105", "太原市小店区"), ("140106", "太原市迎泽区"), ("140121", "太原市清徐县"),
-           ("140213", "大同市平城区"), ("140403", "长治市潞州区"), ("140802", "运城市盐湖区"))
+REGIONS = (
+    ("140105", "太原市小店区"),
+    ("140106", "太原市迎泽区"),
+    ("140121", "太原市清徐县"),
+    ("140213", "大同市平城区"),
+    ("140403", "长治市潞州区"),
+    ("140802", "运城市盐湖区"),
+)
 NAMES = ("王建国", "李秀英", "张伟", "刘桂兰", "陈志强", "杨丽", "赵国华", "郝玉梅", "任晓东", "郭淑珍")
 BIRTH_DAYS = 9000  # born 1964-01-01 + up to 9000 days: everyone still has years to pay before the benefit age
 
 
 # ---- seeding -------------------------------------------------------------------------------
+
 
 def resident_row(i: int) -> dict:
     """The i-th resident (0-based, id i + 1) with a valid, unique ID number, encrypted as the app does."""
@@ -64,17 +74,32 @@ def resident_row(i: int) -> dict:
     sequence = i // BIRTH_DAYS
     region, region_name = REGIONS[i % len(REGIONS)]
     number = id_number.make(region, birth, sequence)
-    return {"id": i + 1, "public_id": "r_" + secrets.token_urlsafe(12),
-            "id_number_encrypted": cipher().encrypt(number), "id_number_index": cipher().blind_index(number),
-            "name": NAMES[i % len(NAMES)], "gender": "M" if sequence % 2 else "F", "birth_date": birth,
-            "region_code": region, "region_name": region_name, "categories": [], "supporter_capable": True,
-            "receiving_basic_pension": False, "registry_synced_at": dt.datetime(2027, 1, 5, tzinfo=UTC)}
+    return {
+        "id": i + 1,
+        "public_id": "r_" + secrets.token_urlsafe(12),
+        "id_number_encrypted": cipher().encrypt(number),
+        "id_number_index": cipher().blind_index(number),
+        "name": NAMES[i % len(NAMES)],
+        "gender": "M" if sequence % 2 else "F",
+        "birth_date": birth,
+        "region_code": region,
+        "region_name": region_name,
+        "categories": [],
+        "supporter_capable": True,
+        "receiving_basic_pension": False,
+        "registry_synced_at": dt.datetime(2027, 1, 5, tzinfo=UTC),
+    }
 
 
 def user_row(i: int) -> dict:
     verified = dt.datetime(2021, 6, 1, tzinfo=UTC)
-    return {"id": i + 1, "openid": f"oBench{i:012d}", "resident_id": i + 1, "created_at": verified,
-            "verified_at": verified}
+    return {
+        "id": i + 1,
+        "openid": f"oBench{i:012d}",
+        "resident_id": i + 1,
+        "created_at": verified,
+        "verified_at": verified,
+    }
 
 
 def order_rows(i: int, years: int) -> tuple[list[dict], list[dict]]:
@@ -84,17 +109,44 @@ def order_rows(i: int, years: int) -> tuple[list[dict], list[dict]]:
     for offset, year in enumerate(range(LAST_YEAR - years + 1, LAST_YEAR + 1)):
         order_id = i * years + offset + 1
         paid_at = dt.datetime(year, 3, 1, 2, tzinfo=UTC) + dt.timedelta(seconds=i % 80000)
-        orders.append({
-            "id": order_id, "order_no": f"SX{paid_at:%Y%m%d}{order_id:016X}", "resident_id": i + 1, "year": year,
-            "kind": "normal", "tier_fen": tier, "years": 1, "amount_fen": tier, "subsidy_fen": subsidy,
-            "collective_subsidy_fen": 0, "payer": "self", "payer_user_id": i + 1, "status": "paid",
-            "created_at": paid_at - dt.timedelta(minutes=1), "expires_at": paid_at + dt.timedelta(minutes=29),
-            "paid_at": paid_at, "channel": "wechat", "transaction_id": f"4200{order_id:016d}"})
-        for n, (kind, amount, funder) in enumerate((("personal", tier, "self"),
-                                                    ("government_subsidy", subsidy, "government"))):
-            entries.append({"id": 2 * order_id - 1 + n, "resident_id": i + 1, "year": year, "kind": kind,
-                            "amount_fen": amount, "funder": funder, "payer": "self", "order_id": order_id,
-                            "booked_at": paid_at})
+        orders.append(
+            {
+                "id": order_id,
+                "order_no": f"SX{paid_at:%Y%m%d}{order_id:016X}",
+                "resident_id": i + 1,
+                "year": year,
+                "kind": "normal",
+                "tier_fen": tier,
+                "years": 1,
+                "amount_fen": tier,
+                "subsidy_fen": subsidy,
+                "collective_subsidy_fen": 0,
+                "payer": "self",
+                "payer_user_id": i + 1,
+                "status": "paid",
+                "created_at": paid_at - dt.timedelta(minutes=1),
+                "expires_at": paid_at + dt.timedelta(minutes=29),
+                "paid_at": paid_at,
+                "channel": "wechat",
+                "transaction_id": f"4200{order_id:016d}",
+            }
+        )
+        for n, (kind, amount, funder) in enumerate(
+            (("personal", tier, "self"), ("government_subsidy", subsidy, "government"))
+        ):
+            entries.append(
+                {
+                    "id": 2 * order_id - 1 + n,
+                    "resident_id": i + 1,
+                    "year": year,
+                    "kind": kind,
+                    "amount_fen": amount,
+                    "funder": funder,
+                    "payer": "self",
+                    "order_id": order_id,
+                    "booked_at": paid_at,
+                }
+            )
     return orders, entries
 
 
@@ -103,17 +155,17 @@ def insert_rows(conn, table: sa.Table, rows: list[dict]) -> None:
         copy_rows(conn, table, rows)
         return
     for start in range(0, len(rows), ROWS_PER_INSERT):
-        conn.execute(table.insert(), rows[start:start + ROWS_PER_INSERT])
+        conn.execute(table.insert(), rows[start : start + ROWS_PER_INSERT])
 
 
 def copy_rows(conn, table: sa.Table, rows: list[dict]) -> None:
     """COPY FROM STDIN on the connection's own transaction; JSON columns are written as JSON text."""
     columns = list(rows[0])
     as_json = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
-    with conn.connection.driver_connection.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([json.dumps(row[c]) if c in as_json else row[c] for c in columns])
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c]) if c in as_json else row[c] for c in columns])
 
 
 def seed(app, residents: int, years: int) -> list[str]:
@@ -123,11 +175,14 @@ def seed(app, residents: int, years: int) -> list[str]:
         for first in range(0, residents, RESIDENTS_PER_BATCH):
             batch = range(first, min(first + RESIDENTS_PER_BATCH, residents))
             people = [resident_row(i) for i in batch]
-            orders, entries = zip(*(order_rows(i, years) for i in batch))
+            orders, entries = zip(*(order_rows(i, years) for i in batch), strict=True)
             with db.engine.begin() as conn:
-                for table, rows in ((Resident.__table__, people), (WeChatUser.__table__, [user_row(i) for i in batch]),
-                                    (Order.__table__, [o for chunk in orders for o in chunk]),
-                                    (LedgerEntry.__table__, [e for chunk in entries for e in chunk])):
+                for table, rows in (
+                    (Resident.__table__, people),
+                    (WeChatUser.__table__, [user_row(i) for i in batch]),
+                    (Order.__table__, [o for chunk in orders for o in chunk]),
+                    (LedgerEntry.__table__, [e for chunk in entries for e in chunk]),
+                ):
                     insert_rows(conn, table, rows)
             public_ids.extend(person["public_id"] for person in people)
         after_load(db.engine)
@@ -141,16 +196,19 @@ def after_load(engine) -> None:
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ("residents", "wechat_users", "orders", "ledger_entries"):
-            conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                 f"(SELECT max(id) FROM {table}))"))
+            conn.execute(
+                sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            )
             conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
 
 
 # ---- measuring -----------------------------------------------------------------------------
 
+
 @dataclass
 class StatementClock:
     """Time and count of the SQL statements executed on an engine (reset per request)."""
+
     seconds: float = 0.0
     count: int = 0
     captured: list[tuple[str, object]] = field(default_factory=list)
@@ -209,8 +267,11 @@ def measure(app, clock: StatementClock, path: str, sample: list[tuple[str, dict]
 
 
 def pick(public_ids: list[str], count: int, rng: random.Random) -> list[tuple[int, str]]:
-    indexes = rng.sample(range(len(public_ids)), count) if count <= len(public_ids) else \
-        [rng.randrange(len(public_ids)) for _ in range(count)]
+    indexes = (
+        rng.sample(range(len(public_ids)), count)
+        if count <= len(public_ids)
+        else [rng.randrange(len(public_ids)) for _ in range(count)]
+    )
     return [(i + 1, public_ids[i]) for i in indexes]  # user id i + 1 is bound to resident i + 1
 
 
@@ -218,7 +279,7 @@ def run_paths(app, public_ids: list[str], samples: int) -> dict[str, Timings]:
     rng = random.Random(20270302)
     chosen = pick(public_ids, samples + WARMUP_REQUESTS, rng)
     headers = headers_for(app, [user for user, _ in chosen])
-    sample = [(resident_id, header) for (_, resident_id), header in zip(chosen, headers)]
+    sample = [(resident_id, header) for (_, resident_id), header in zip(chosen, headers, strict=True)]
     warmup, timed = sample[:WARMUP_REQUESTS], sample[WARMUP_REQUESTS:]
     results = {}
     with statement_clock(app) as clock:
@@ -229,6 +290,7 @@ def run_paths(app, public_ids: list[str], samples: int) -> dict[str, Timings]:
 
 
 # ---- EXPLAIN -------------------------------------------------------------------------------
+
 
 def captured_statements(app, resident_id: str, user_id: int) -> list[tuple[str, object]]:
     """The statements (with their parameters) one /account and one /ledger request execute."""
@@ -267,14 +329,16 @@ def is_full_scan(line: str, postgres: bool) -> bool:
 
 # ---- databases and report ------------------------------------------------------------------
 
+
 @contextmanager
 def database(kind: str, folder: Path, postgres_url: str, keep: bool):
     """A fresh database of the kind; dropped afterwards unless `keep`."""
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'bench_accounts.sqlite3'}"
         return
-    maintenance = sa.create_engine(database_uri(postgres_url.rsplit("/", 1)[0] + "/postgres"),
-                                   isolation_level="AUTOCOMMIT")
+    maintenance = sa.create_engine(
+        database_uri(postgres_url.rsplit("/", 1)[0] + "/postgres"), isolation_level="AUTOCOMMIT"
+    )
     name = postgres_url.rsplit("/", 1)[1]
     with maintenance.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
@@ -321,14 +385,30 @@ def percentile(values: list[float], p: int) -> float:
 
 def table_row(kind: str, path: str, timings: Timings) -> str:
     total, db_ms = timings.total_ms, timings.db_ms
-    cells = [kind, f"GET /{path}", str(len(total)), *(f"{value:.2f}" for value in (
-        statistics.median(total), percentile(total, 95), percentile(total, 99), max(total),
-        statistics.median(db_ms), percentile(db_ms, 99))), "/".join(map(str, sorted(timings.statements)))]
+    cells = [
+        kind,
+        f"GET /{path}",
+        str(len(total)),
+        *(
+            f"{value:.2f}"
+            for value in (
+                statistics.median(total),
+                percentile(total, 95),
+                percentile(total, 99),
+                max(total),
+                statistics.median(db_ms),
+                percentile(db_ms, 99),
+            )
+        ),
+        "/".join(map(str, sorted(timings.statements))),
+    ]
     return "| " + " | ".join(cells) + " |"
 
 
-TABLE_HEAD = ("| database | endpoint | requests | median ms | p95 ms | p99 ms | max ms | SQL median ms | SQL p99 ms "
-              "| statements per request |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+TABLE_HEAD = (
+    "| database | endpoint | requests | median ms | p95 ms | p99 ms | max ms | SQL median ms | SQL p99 ms "
+    "| statements per request |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def bench(kind: str, args, folder: Path, keys: dict) -> list[str]:
@@ -337,14 +417,18 @@ def bench(kind: str, args, folder: Path, keys: dict) -> list[str]:
         started = time.perf_counter()
         public_ids = seed(app, args.residents, args.years)
         seconds = time.perf_counter() - started
-        print(f"\n## {kind}: seeded {args.residents} residents, {args.residents * args.years} orders, "
-              f"{2 * args.residents * args.years} ledger entries in {seconds:.0f} s ({size_of(app)})")
+        print(
+            f"\n## {kind}: seeded {args.residents} residents, {args.residents * args.years} orders, "
+            f"{2 * args.residents * args.years} ledger entries in {seconds:.0f} s ({size_of(app)})"
+        )
         full_scans = explain(app, captured_statements(app, public_ids[0], 1))
         for statement in full_scans:
             print(f"\n!! FULL TABLE SCAN on {kind}: {' '.join(statement.split())[:200]}")
         results = run_paths(app, public_ids, args.samples)
-        print(f"\nSELECT 1 round trip: median {round_trip_ms(app):.3f} ms; load average after the timed "
-              f"requests (1/5/15 min): {', '.join(f'{load:.1f}' for load in os.getloadavg())}")
+        print(
+            f"\nSELECT 1 round trip: median {round_trip_ms(app):.3f} ms; load average after the timed "
+            f"requests (1/5/15 min): {', '.join(f'{load:.1f}' for load in os.getloadavg())}"
+        )
         rows = [table_row(kind, path, timings) for path, timings in results.items()]
         print("\n" + TABLE_HEAD + "\n" + "\n".join(rows))
         with app.app_context():
@@ -360,8 +444,9 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--residents", type=int, default=100000, help="residents to seed (default 100000)")
     parser.add_argument("--years", type=int, default=6, help=f"paid years per resident, up to {LAST_YEAR} (default 6)")
     parser.add_argument("--samples", type=int, default=2000, help="timed requests per endpoint (default 2000)")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
-                        help="database to create, fill and drop (default %(default)s)")
+    parser.add_argument(
+        "--postgres-url", default=DEFAULT_POSTGRES_URL, help="database to create, fill and drop (default %(default)s)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases (and the keys that decrypt them)")
     return parser.parse_args(argv)
 

@@ -10,6 +10,7 @@ order plus duplicates (the same event again with a fresh nonce, or the same tran
 from a thread pool, then check that the ledger holds exactly the distinct payments. Drops the database
 afterwards (unless --keep). Everything stays on 127.0.0.1 and every loop is bounded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,12 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from integrations import tax_signature  # noqa: E402
+from miniapp_api import create_app  # noqa: E402
+from miniapp_api.core import config as configuration  # noqa: E402
+from miniapp_api.core import devkeys  # noqa: E402
+from miniapp_api.payments.notify import NOTIFY_PATH  # noqa: E402
 from tests.support.waiting import free_port, wait_until_up  # noqa: E402
-from miniapp_api import config as configuration  # noqa: E402
-from miniapp_api import create_app, devkeys  # noqa: E402
 
 NOW = "2027-03-02T10:00:00+08:00"
-NOTIFY_PATH = "/api/v1/payments/tax-bureau/notify"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TIER, SUBSIDY, COLLECTIVE = 100000, 20000, 15000
 
@@ -85,9 +87,16 @@ def loopback_only(url: str) -> None:
 def environment(args: argparse.Namespace, folder: Path) -> tuple[dict, object]:
     """The app's environment: fresh keys in `folder`, frozen clock, Redis nonces; and the signing key."""
     keys = {name: make(folder) for name, make in devkeys.GENERATORS.items()}
-    env = {**os.environ, **keys, "DATABASE_URL": args.database, "APP_ENV": "development", "APP_NOW": NOW,
-           "REDIS_URL": args.redis, "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
-           "TAX_API_BASE": "http://127.0.0.1:9/tax"}
+    env = {
+        **os.environ,
+        **keys,
+        "DATABASE_URL": args.database,
+        "APP_ENV": "development",
+        "APP_NOW": NOW,
+        "REDIS_URL": args.redis,
+        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+        "TAX_API_BASE": "http://127.0.0.1:9/tax",
+    }
     return env, tax_signature.load_private_key(devkeys.sandbox_tax_private_key(folder))
 
 
@@ -112,8 +121,13 @@ def drop_database(database_url: str) -> None:
 
 
 def run(args: argparse.Namespace, env: dict, key) -> int:
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     app = create_app({name: env[name] for name in configuration.ENV_KEYS if name in env})
     orders = seed(app, args.orders)
     deliveries = mixed_deliveries(orders, key, args.duplicates, random.Random(args.seed))
@@ -126,7 +140,7 @@ def run(args: argparse.Namespace, env: dict, key) -> int:
 
 def seed(app, count: int) -> list[dict]:
     """`count` residents with one pending 2027 order each; every third gets a collective subsidy."""
-    from miniapp_api.pii import cipher
+    from miniapp_api.core.pii import cipher
     from models import Order, Resident, db
     from policy import id_number
 
@@ -136,13 +150,31 @@ def seed(app, count: int) -> list[dict]:
         for n in range(count):
             born = dt.date(1962, 1, 1) + dt.timedelta(days=n // 500)
             number = id_number.make("140105", born, n % 500 * 2 + 1)
-            resident = Resident(id_number_encrypted=cipher().encrypt(number), id_number_index=cipher().blind_index(number),
-                                name="王建国", gender="M", birth_date=born, region_code="140105",
-                                region_name="太原市小店区", categories=[], registry_synced_at=now)
-            order = Order(order_no=f"BENCH{n:06d}", resident=resident, year=2027, kind="normal", tier_fen=TIER,
-                          amount_fen=TIER, subsidy_fen=SUBSIDY, collective_subsidy_fen=COLLECTIVE if n % 3 == 0 else 0,
-                          payer="self" if n % 2 else "supporter", status="pending",
-                          created_at=now - dt.timedelta(minutes=1), expires_at=now + dt.timedelta(minutes=29))
+            resident = Resident(
+                id_number_encrypted=cipher().encrypt(number),
+                id_number_index=cipher().blind_index(number),
+                name="王建国",
+                gender="M",
+                birth_date=born,
+                region_code="140105",
+                region_name="太原市小店区",
+                categories=[],
+                registry_synced_at=now,
+            )
+            order = Order(
+                order_no=f"BENCH{n:06d}",
+                resident=resident,
+                year=2027,
+                kind="normal",
+                tier_fen=TIER,
+                amount_fen=TIER,
+                subsidy_fen=SUBSIDY,
+                collective_subsidy_fen=COLLECTIVE if n % 3 == 0 else 0,
+                payer="self" if n % 2 else "supporter",
+                status="pending",
+                created_at=now - dt.timedelta(minutes=1),
+                expires_at=now + dt.timedelta(minutes=29),
+            )
             db.session.add(order)
             orders.append({"order_no": order.order_no, "credit_fen": TIER + SUBSIDY + order.collective_subsidy_fen})
         db.session.commit()
@@ -150,8 +182,15 @@ def seed(app, count: int) -> list[dict]:
 
 
 def callback_body(order_no: str, transaction_id: str) -> bytes:
-    body = {"event_id": f"evt_{secrets.token_hex(12)}", "out_order_no": order_no, "transaction_id": transaction_id,
-            "status": "SUCCESS", "amount_fen": TIER, "paid_at": "2027-03-02T09:59:30+08:00", "channel": "wechat"}
+    body = {
+        "event_id": f"evt_{secrets.token_hex(12)}",
+        "out_order_no": order_no,
+        "transaction_id": transaction_id,
+        "status": "SUCCESS",
+        "amount_fen": TIER,
+        "paid_at": "2027-03-02T09:59:30+08:00",
+        "channel": "wechat",
+    }
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -166,15 +205,28 @@ def mixed_deliveries(orders: list[dict], key, share: float, rng: random.Random) 
     rng.shuffle(payloads)
     timestamp = int(dt.datetime.fromisoformat(NOW).timestamp())
     signer = devkeys.SANDBOX_TAX_SERIAL
-    return [(p, {**tax_signature.signed_headers(key, signer, timestamp, p), "Content-Type": "application/json"})
-            for p in payloads]
+    return [
+        (p, {**tax_signature.signed_headers(key, signer, timestamp, p), "Content-Type": "application/json"})
+        for p in payloads
+    ]
 
 
 @contextlib.contextmanager
 def gunicorn(env: dict, workers: int):
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--preload",
-               "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--preload",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "wsgi:app",
+    ]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -217,12 +269,18 @@ def verify(app, orders: list[dict], delivered: int) -> dict:
             "ledger_fen": scalar(db.select(db.func.coalesce(db.func.sum(LedgerEntry.amount_fen), 0))),
             "ledger_entries": scalar(db.select(db.func.count()).select_from(LedgerEntry)),
             "inbox_rows": scalar(db.select(db.func.count()).select_from(CallbackDelivery)),
-            "outcomes": dict(db.session.execute(db.select(CallbackDelivery.outcome, db.func.count())
-                                                .group_by(CallbackDelivery.outcome)).all()),
+            "outcomes": dict(
+                db.session.execute(
+                    db.select(CallbackDelivery.outcome, db.func.count()).group_by(CallbackDelivery.outcome)
+                ).all()
+            ),
         }
-    expected = {"paid_orders": len(orders), "ledger_fen": sum(o["credit_fen"] for o in orders),
-                "ledger_entries": sum(2 + (o["credit_fen"] > TIER + SUBSIDY) for o in orders),
-                "inbox_rows": delivered}
+    expected = {
+        "paid_orders": len(orders),
+        "ledger_fen": sum(o["credit_fen"] for o in orders),
+        "ledger_entries": sum(2 + (o["credit_fen"] > TIER + SUBSIDY) for o in orders),
+        "inbox_rows": delivered,
+    }
     found["ok"] = all(found[name] == value for name, value in expected.items())
     found["expected"] = expected
     return found
@@ -232,16 +290,22 @@ def report(args, delivered: int, elapsed: float, answers: dict, checks: dict) ->
     latencies = answers["latencies"]
     percentile = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000  # noqa: E731
     print(f"gunicorn workers      {args.workers} (sync), PostgreSQL, nonces in Redis")
-    print(f"deliveries            {delivered} ({args.orders} payments + {delivered - args.orders} duplicates), "
-          f"{args.threads} sender threads")
+    print(
+        f"deliveries            {delivered} ({args.orders} payments + {delivered - args.orders} duplicates), "
+        f"{args.threads} sender threads"
+    )
     print(f"wall time             {elapsed:.2f} s")
     print(f"callbacks per second  {delivered / elapsed:.0f}")
-    print(f"latency ms            p50 {percentile(0.5):.1f}  p95 {percentile(0.95):.1f}  "
-          f"p99 {percentile(0.99):.1f}  mean {statistics.fmean(latencies) * 1000:.1f}")
+    print(
+        f"latency ms            p50 {percentile(0.5):.1f}  p95 {percentile(0.95):.1f}  "
+        f"p99 {percentile(0.99):.1f}  mean {statistics.fmean(latencies) * 1000:.1f}"
+    )
     print(f"answers               {dict(answers['statuses'])}")
     print(f"inbox outcomes        {checks['outcomes']}")
-    print(f"ledger                {checks['ledger_entries']} entries, {checks['ledger_fen']} fen "
-          f"(expected {checks['expected']['ledger_entries']}, {checks['expected']['ledger_fen']} fen)")
+    print(
+        f"ledger                {checks['ledger_entries']} entries, {checks['ledger_fen']} fen "
+        f"(expected {checks['expected']['ledger_entries']}, {checks['expected']['ledger_fen']} fen)"
+    )
     print(f"exactly once          {'OK' if checks['ok'] else 'MISMATCH'}")
 
 

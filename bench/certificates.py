@@ -5,6 +5,7 @@
 Runs the real app (create_app) in-process with Flask's test client on a temporary SQLite database,
 so the figures are of the application code (signing, rendering, queries), not of an HTTP server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,17 +20,25 @@ sys.path.insert(0, str(ROOT))
 
 import flask_migrate  # noqa: E402
 
-from miniapp_api import create_app, devkeys  # noqa: E402
+from miniapp_api import create_app  # noqa: E402
+from miniapp_api.core import devkeys  # noqa: E402
 from models import db  # noqa: E402
-from tests import factories  # noqa: E402  (rows made the way the app makes them)
+from tests.support import factories  # noqa: E402  (rows made the way the app makes them)
 
 NOW = "2027-03-09T10:00:00+08:00"  # every factory payment (2027-03-02) is certifiable by then
 
 
 def build_app(folder: Path):
     keys = {name: make(folder) for name, make in devkeys.GENERATORS.items()}
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
-                      "APP_NOW": NOW, "CERT_VERIFY_PER_MINUTE": 10**9, **keys})
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
+            "APP_NOW": NOW,
+            "CERT_VERIFY_PER_MINUTE": 10**9,
+            **keys,
+        }
+    )
     logging.getLogger().setLevel(logging.WARNING)
     with app.app_context():
         flask_migrate.upgrade()
@@ -87,8 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         app = build_app(Path(folder))
         client = app.test_client()
         people = seed(app, args.certificates)
-        tokens = timed("certificates issued (issue + PDF + QR)", args.certificates,
-                       lambda: issue_all(client, people))
+        tokens = timed("certificates issued (issue + PDF + QR)", args.certificates, lambda: issue_all(client, people))
         timed("verifications", args.verifications, lambda: verify_all(client, tokens, args.verifications))
         with app.app_context():
             db.engine.dispose()

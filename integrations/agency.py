@@ -1,4 +1,5 @@
 """Agency registry (社保经办): a resident's basic pension relation in Shanxi (INTEGRATIONS.md §3)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,7 +7,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
-
 
 from policy.id_number import InvalidIdNumber, mask, normalize, parse
 
@@ -57,7 +57,6 @@ class AgencyClient(HttpClient):
         if record.id_number != normalize(id_number):
             raise self.unavailable(f"registry answered for another person than {mask(id_number)}")
         return record
-
 
 
 class MalformedRecord(ValueError):

@@ -4,6 +4,7 @@ Retries happen only for idempotent methods (GET) on connection errors and 502/50
 that may have reached the server is never repeated blindly (the tax bureau's order creation is
 made safe to repeat by `out_order_no` instead, and the caller decides).
 """
+
 from __future__ import annotations
 
 import time
@@ -45,8 +46,13 @@ class HttpClient:
 
     retry_pause = 0.2  # seconds before the first repeat in `retried`; doubles each time
 
-    def __init__(self, base_url: str, session: requests.Session | None = None,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        headers: dict[str, str] | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.session = session or make_session()
         self.timeout = timeout
@@ -55,8 +61,7 @@ class HttpClient:
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
         try:
-            return self.session.request(method, self.base_url + path, timeout=self.timeout,
-                                        headers=headers, **kwargs)
+            return self.session.request(method, self.base_url + path, timeout=self.timeout, headers=headers, **kwargs)
         except requests.RequestException as exc:
             # Not chained: the transport error's text holds the full URL (secrets, ID numbers).
             raise self.unavailable(type(exc).__name__) from None
@@ -71,7 +76,7 @@ class HttpClient:
                     return response
             except UpstreamError:
                 pass
-            time.sleep(self.retry_pause * 2 ** attempt)
+            time.sleep(self.retry_pause * 2**attempt)
         return self.request(method, path, **kwargs)
 
     def unavailable(self, why: str) -> UpstreamError:

@@ -1,4 +1,5 @@
 """Real-name identity check: does this ID number belong to a person of this name (INTEGRATIONS.md §2)."""
+
 from __future__ import annotations
 
 from .http import HttpClient

@@ -3,6 +3,7 @@
 Every failure, refusal or malformed answer becomes `UpstreamError("tax_bureau_unavailable", ..., 503)`;
 messages never carry an unmasked ID number.
 """
+
 from __future__ import annotations
 
 import csv
@@ -82,8 +83,13 @@ class TaxBureauClient(HttpClient):
     unavailable_code = "tax_bureau_unavailable"
     system_name = "tax bureau"
 
-    def __init__(self, base_url: str, api_key: str, session: requests.Session | None = None,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ):
         super().__init__(base_url, session, timeout, headers={"Authorization": f"Bearer {api_key}"})
 
     def unavailable(self, why: str) -> UpstreamError:

@@ -3,6 +3,7 @@
 `Tax-Signature` = base64 of RSA PKCS#1 v1.5 SHA-256 over `"{timestamp}\\n{nonce}\\n{raw body}\\n"`.
 Verification always runs over the raw bytes received, never over re-serialised JSON.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,7 +25,7 @@ class TaxKeyError(ValueError):
 
 def message(timestamp: int | str, nonce: str, raw_body: bytes) -> bytes:
     """The exact bytes that are signed."""
-    return f"{timestamp}\n{nonce}\n".encode("utf-8") + raw_body + b"\n"
+    return f"{timestamp}\n{nonce}\n".encode() + raw_body + b"\n"
 
 
 def sign(private_key: rsa.RSAPrivateKey, timestamp: int, nonce: str, raw_body: bytes) -> str:
@@ -33,15 +34,13 @@ def sign(private_key: rsa.RSAPrivateKey, timestamp: int, nonce: str, raw_body: b
     return base64.b64encode(signature).decode("ascii")
 
 
-def verify(public_key: object, timestamp_header: str, nonce: str, raw_body: bytes,
-           signature_b64: str) -> bool:
+def verify(public_key: object, timestamp_header: str, nonce: str, raw_body: bytes, signature_b64: str) -> bool:
     """True only for a valid signature by `public_key`; any garbage input is simply False."""
     if not isinstance(public_key, rsa.RSAPublicKey):
         return False
     try:
         signature = base64.b64decode(signature_b64, validate=True)
-        public_key.verify(signature, message(timestamp_header, nonce, raw_body),
-                          padding.PKCS1v15(), hashes.SHA256())
+        public_key.verify(signature, message(timestamp_header, nonce, raw_body), padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, binascii.Error, ValueError, TypeError):
         return False
     return True
@@ -51,8 +50,9 @@ def new_nonce() -> str:
     return secrets.token_hex(16)
 
 
-def signed_headers(private_key: rsa.RSAPrivateKey, serial: str, timestamp: int, raw_body: bytes,
-                   nonce: str | None = None) -> dict[str, str]:
+def signed_headers(
+    private_key: rsa.RSAPrivateKey, serial: str, timestamp: int, raw_body: bytes, nonce: str | None = None
+) -> dict[str, str]:
     """The four `Tax-*` headers of a callback carrying `raw_body`."""
     nonce = nonce or new_nonce()
     return {
@@ -107,14 +107,16 @@ def load_private_key(path: str | Path) -> rsa.RSAPrivateKey:
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def public_pem(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
     public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
-    return public.public_bytes(serialization.Encoding.PEM,
-                               serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(
+        "ascii"
+    )
 
 
 def public_keys_json(keys: dict[str, rsa.RSAPrivateKey | rsa.RSAPublicKey]) -> str:
@@ -122,8 +124,7 @@ def public_keys_json(keys: dict[str, rsa.RSAPrivateKey | rsa.RSAPublicKey]) -> s
     return json.dumps({serial: public_pem(key) for serial, key in keys.items()}, indent=2)
 
 
-def write_key_pair(private_path: str | Path, public_keys_path: str | Path,
-                   serial: str) -> rsa.RSAPrivateKey:
+def write_key_pair(private_path: str | Path, public_keys_path: str | Path, serial: str) -> rsa.RSAPrivateKey:
     """Generate a key pair for dev and demo: the private PEM (mode 600) and its `TAX_PUBLIC_KEYS` file."""
     key = generate_private_key()
     private_path = Path(private_path)

@@ -1,4 +1,5 @@
 """WeChat server API: exchange a mini-program login code for the user's openid (INTEGRATIONS.md §1)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,8 +27,14 @@ class WeChatClient(HttpClient):
     unavailable_code = "wechat_unavailable"
     system_name = "WeChat"
 
-    def __init__(self, base_url: str, appid: str, secret: str, session: requests.Session | None = None,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        base_url: str,
+        appid: str,
+        secret: str,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ):
         super().__init__(base_url, session, timeout)
         self.appid = appid
         self._secret = secret
@@ -39,13 +46,19 @@ class WeChatClient(HttpClient):
         """The openid (and session_key, unionid) for a `wx.login` code."""
         # A GET, so the session retries it; if an answer is lost after WeChat consumed the code,
         # the retry reads 40163 and the user simply logs in again with a fresh code.
-        response = self.request("GET", "/sns/jscode2session", params={
-            "appid": self.appid, "secret": self._secret, "js_code": js_code,
-            "grant_type": "authorization_code"})
+        response = self.request(
+            "GET",
+            "/sns/jscode2session",
+            params={
+                "appid": self.appid,
+                "secret": self._secret,
+                "js_code": js_code,
+                "grant_type": "authorization_code",
+            },
+        )
         if response.status_code != 200:
             raise self.unavailable(f"HTTP {response.status_code}")
         return self._session_of(self.json_of(response))
-
 
     def _session_of(self, body: dict) -> WeChatSession:
         errcode = body.get("errcode") or 0

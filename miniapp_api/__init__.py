@@ -1,68 +1,68 @@
-"""The mini-program API: `create_app()` builds the Flask application."""
-from __future__ import annotations
+"""The mini-program API: `create_app()` builds the Flask application from its capabilities.
 
-import os
+Each capability is a package (`identity`, `accounts`, `contributions`, `payments`, `family`,
+`certificates`, `benefits`) holding its routes, services, schemas and command-line jobs; `core`
+holds the infrastructure they share, `devtools` the sandbox and demo commands (never in production).
+"""
+
+from __future__ import annotations
 
 from flask import Flask
 
-from . import config as configuration
-from . import (account_routes, benefits_cli, callbacks, certificate_cli, certificate_routes, clients,
-               contribution_routes, demo_cli, docs, errors, family_routes, health, interest_cli, login, logs,
-               payment_cli, pii, proxy_payments, ratelimit, rulebook, sandbox_cli)
-from .api import OPENAPI_CONFIG, init_api
-from .clock import Clock, parse_instant
+from miniapp_api import core
+from miniapp_api.accounts import routes as accounts_routes
+from miniapp_api.benefits import cli as benefits_cli
+from miniapp_api.certificates import cli as certificates_cli
+from miniapp_api.certificates import routes as certificates_routes
+from miniapp_api.contributions import cli as contributions_cli
+from miniapp_api.contributions import routes as contributions_routes
+from miniapp_api.core import config as configuration
+from miniapp_api.core.api import OPENAPI_CONFIG, init_api
+from miniapp_api.family import routes as family_routes
+from miniapp_api.identity import routes as identity_routes
+from miniapp_api.payments import callback
+from miniapp_api.payments import cli as payments_cli
+from miniapp_api.payments import routes as payments_routes
 
-MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+BLUEPRINTS = (
+    identity_routes.bp,
+    accounts_routes.bp,
+    contributions_routes.bp,
+    family_routes.bp,
+    payments_routes.bp,
+    certificates_routes.bp,
+)
+COMMANDS = (
+    contributions_cli.proxy_payments_command,
+    payments_cli.cli,
+    certificates_cli.cli,
+    benefits_cli.interest_cli,
+    benefits_cli.benefits_cli,
+)
 
 
 def create_app(config: dict | None = None) -> Flask:
+    """The application for `config` on top of the environment (INTEGRATIONS.md, configuration)."""
     app = Flask(__name__, static_folder=None)
     app.config.update(OPENAPI_CONFIG)
     app.config.update(configuration.from_environ())
     app.config.update(config or {})
     configuration.finalize(app.config, app.instance_path)
-    app.extensions["clock"] = Clock(_frozen_now(app.config))
-    logs.configure(app)
-    errors.register(app)
-    pii.init_app(app)
-    ratelimit.init_app(app)
-    rulebook.init_app(app)
-    clients.init_app(app)
-    callbacks.init_app(app)
-    _init_database(app)
-    _register_routes(app)
-    _trust_proxies(app)
+    core.init_app(app)
+    callback.init_app(app)
+    certificates_routes.init_app(app)
+    _register(app)
     return app
 
 
-def _trust_proxies(app: Flask) -> None:
-    """Behind N reverse proxies, take the client address from their X-Forwarded-For (never more)."""
-    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
-    if hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-
-
-def _frozen_now(config: dict):
-    return parse_instant(config["APP_NOW"]) if config.get("APP_NOW") else None
-
-
-def _init_database(app: Flask) -> None:
-    from flask_migrate import Migrate
-
-    from models import db
-
-    db.init_app(app)
-    Migrate(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
-
-
-def _register_routes(app: Flask) -> None:
+def _register(app: Flask) -> None:
     api = init_api(app)
-    for blueprint in (login.bp, account_routes.bp, contribution_routes.bp, family_routes.bp, callbacks.bp):
+    for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
-    certificate_routes.register(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(docs.bp)
-    for command in (proxy_payments.proxy_payments_command, payment_cli.cli, certificate_cli.cli, interest_cli.cli,
-                    benefits_cli.cli, sandbox_cli.sandbox_command, demo_cli.demo_command):
+    app.register_blueprint(certificates_routes.pages)
+    for command in COMMANDS:
         app.cli.add_command(command)
+    if app.config["APP_ENV"] != "production":
+        from miniapp_api import devtools
+
+        devtools.register(app)

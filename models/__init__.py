@@ -1,15 +1,39 @@
 """The database models; importing this package registers every table on `db.metadata`."""
+
 from .base import Base, UtcDateTime, db, insert_skipping_conflicts
 from .benefit import BenefitPayment
 from .certificate import Certificate
+from .enums import YEARLY_KINDS, ContributionKind, EntryKind, Funder, LinkStatus, OrderStatus, Payer, Relation
 from .family import FamilyLink
 from .idempotency import IdempotencyRecord
-from .ledger import ENTRY_KINDS, LedgerEntry
+from .ledger import LedgerEntry
 from .order import Order
 from .payment import CallbackDelivery, ReviewItem, SeenNonce
 from .resident import Resident
 from .user import WeChatUser
 
-__all__ = ["Base", "UtcDateTime", "db", "insert_skipping_conflicts", "BenefitPayment", "Certificate", "FamilyLink", "ENTRY_KINDS", "IdempotencyRecord", "LedgerEntry", "Order",
-           "CallbackDelivery", "ReviewItem", "SeenNonce",
-           "Resident", "WeChatUser"]
+__all__ = [
+    "Base",
+    "UtcDateTime",
+    "db",
+    "insert_skipping_conflicts",
+    "YEARLY_KINDS",
+    "ContributionKind",
+    "EntryKind",
+    "Funder",
+    "LinkStatus",
+    "OrderStatus",
+    "Payer",
+    "Relation",
+    "BenefitPayment",
+    "CallbackDelivery",
+    "Certificate",
+    "FamilyLink",
+    "IdempotencyRecord",
+    "LedgerEntry",
+    "Order",
+    "Resident",
+    "ReviewItem",
+    "SeenNonce",
+    "WeChatUser",
+]

@@ -1,7 +1,9 @@
 """The declarative base and the Flask-SQLAlchemy handle every model shares."""
+
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, TypeDecorator
@@ -22,6 +24,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Models subclass `Model`: Flask-SQLAlchemy's `db.Model` at run time, the declarative base it is built
+# on for the type checker (which cannot see through `db.Model`).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 
 class UtcDateTime(TypeDecorator):

@@ -3,6 +3,7 @@
 The account pension is taken from the individual account as a `benefit_payout` ledger entry; the
 exit subsidy is government money and is recorded here only, never in the account.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,10 +11,10 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import UtcDateTime, db
+from .base import Model, UtcDateTime
 
 
-class BenefitPayment(db.Model):
+class BenefitPayment(Model):
     __tablename__ = "benefit_payments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -27,6 +28,9 @@ class BenefitPayment(db.Model):
     __table_args__ = (
         # A month is paid once per resident, however often the monthly job runs.
         UniqueConstraint("resident_id", "month"),
-        CheckConstraint("account_pension_fen >= 0 AND exit_subsidy_fen >= 0 "
-                        "AND monthly_fen = account_pension_fen + exit_subsidy_fen", name="amounts"),
+        CheckConstraint(
+            "account_pension_fen >= 0 AND exit_subsidy_fen >= 0 "
+            "AND monthly_fen = account_pension_fen + exit_subsidy_fen",
+            name="amounts",
+        ),
     )

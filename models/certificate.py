@@ -1,4 +1,5 @@
 """A payment certificate (缴费证明, R13): one valid certificate per resident and year."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,12 +7,12 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import UtcDateTime, db
+from .base import Model, UtcDateTime
 from .order import Order
 from .resident import Resident
 
 
-class Certificate(db.Model):
+class Certificate(Model):
     __tablename__ = "certificates"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,8 +32,14 @@ class Certificate(db.Model):
     __table_args__ = (
         # One valid certificate per resident and year, also under concurrent requests; a revoked
         # one no longer counts, so a fresh certificate can replace it.
-        Index("uq_certificates_valid_year", "resident_id", "year", unique=True,
-              sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
+        Index(
+            "uq_certificates_valid_year",
+            "resident_id",
+            "year",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
     )
 
     @property

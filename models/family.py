@@ -1,4 +1,5 @@
 """A supporter (adult child, spouse, other) allowed to act for a resident (POLICY.md R9, R14)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,18 +8,16 @@ import secrets
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import UtcDateTime, db
+from .base import Model, UtcDateTime
+from .enums import LinkStatus, Relation, sql_list
 from .resident import Resident
-
-RELATIONS = ("child", "spouse", "other_supporter")
-STATUSES = ("pending", "active", "removed")
 
 
 def new_link_id() -> str:
     return "l_" + secrets.token_urlsafe(12)
 
 
-class FamilyLink(db.Model):
+class FamilyLink(Model):
     __tablename__ = "family_links"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,10 +35,16 @@ class FamilyLink(db.Model):
     parent: Mapped[Resident] = relationship(foreign_keys=[parent_id])
 
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'active', 'removed')", name="status"),
-        CheckConstraint("relation IN ('child', 'spouse', 'other_supporter')", name="relation"),
+        CheckConstraint(f"status IN ({sql_list(LinkStatus)})", name="status"),
+        CheckConstraint(f"relation IN ({sql_list(Relation)})", name="relation"),
         CheckConstraint("supporter_id <> parent_id", name="not_self"),
         # One live link per pair; removed links stay for the record.
-        Index("uq_family_links_live_pair", "supporter_id", "parent_id", unique=True,
-              sqlite_where=text("status <> 'removed'"), postgresql_where=text("status <> 'removed'")),
+        Index(
+            "uq_family_links_live_pair",
+            "supporter_id",
+            "parent_id",
+            unique=True,
+            sqlite_where=text("status <> 'removed'"),
+            postgresql_where=text("status <> 'removed'"),
+        ),
     )

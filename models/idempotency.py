@@ -1,4 +1,5 @@
 """The first response to an `Idempotency-Key`, replayed when the same user sends the same key again."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,10 +7,10 @@ import datetime as dt
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import UtcDateTime, db
+from .base import Model, UtcDateTime
 
 
-class IdempotencyRecord(db.Model):
+class IdempotencyRecord(Model):
     __tablename__ = "idempotency_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)

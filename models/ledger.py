@@ -3,21 +3,20 @@
 Nothing updates or deletes an entry: the ORM refuses it here and the database refuses it with
 triggers (see the migration); corrections are new entries.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, event, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import UtcDateTime, db
-
-ENTRY_KINDS = ("personal", "government_subsidy", "collective_subsidy", "sponsorship",
-               "interest", "benefit_payout", "inheritance_payout")
-_KIND_LIST = ", ".join(f"'{kind}'" for kind in ENTRY_KINDS)
+from .base import Model, UtcDateTime
+from .enums import EntryKind, sql_list
+from .order import Order
 
 
-class LedgerEntry(db.Model):
+class LedgerEntry(Model):
     __tablename__ = "ledger_entries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,18 +29,30 @@ class LedgerEntry(db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     booked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
+    order: Mapped[Order | None] = relationship()
+
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_KIND_LIST})", name="kind"),
+        CheckConstraint(f"kind IN ({sql_list(EntryKind)})", name="kind"),
         # One entry of each kind per order: crediting the same payment twice fails in the database.
         Index("uq_ledger_entries_order_kind", "order_id", "kind", unique=True),
         Index("ix_ledger_entries_resident_year", "resident_id", "year"),
         # Interest is credited once a year per account, however often the yearly job runs.
-        Index("uq_ledger_entries_interest_year", "resident_id", "year", unique=True,
-              sqlite_where=text("kind = 'interest'"), postgresql_where=text("kind = 'interest'")),
+        Index(
+            "uq_ledger_entries_interest_year",
+            "resident_id",
+            "year",
+            unique=True,
+            sqlite_where=text("kind = 'interest'"),
+            postgresql_where=text("kind = 'interest'"),
+        ),
         # The remaining balance goes to the heirs once (R12); the account is closed after it.
-        Index("uq_ledger_entries_inheritance", "resident_id", unique=True,
-              sqlite_where=text("kind = 'inheritance_payout'"),
-              postgresql_where=text("kind = 'inheritance_payout'")),
+        Index(
+            "uq_ledger_entries_inheritance",
+            "resident_id",
+            unique=True,
+            sqlite_where=text("kind = 'inheritance_payout'"),
+            postgresql_where=text("kind = 'inheritance_payout'"),
+        ),
     )
 
 

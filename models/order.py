@@ -1,5 +1,6 @@
 """A payment order sent to the tax bureau. States only move forward: pending → paid | closed | expired,
 and an expired or closed order may still become paid when the money was in fact taken."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,20 +8,14 @@ import datetime as dt
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import UtcDateTime, db
+from .base import Model, UtcDateTime
+from .enums import YEARLY_KINDS, ContributionKind, OrderStatus, Payer, sql_list
 from .resident import Resident
 
-KINDS = ("normal", "back_payment", "lump_sum", "proxy")
-STATUSES = ("pending", "paid", "closed", "expired")
-PAYERS = ("self", "supporter", "government", "sponsor")
-_LIVE = "status IN ('pending', 'paid')"
+_LIVE_YEARLY = f"status IN ({sql_list(OrderStatus.live())}) AND kind IN ({sql_list(YEARLY_KINDS)})"
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{value}'" for value in values)
-
-
-class Order(db.Model):
+class Order(Model):
     __tablename__ = "orders"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,7 +30,7 @@ class Order(db.Model):
     collective_subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     payer: Mapped[str] = mapped_column(String(16))
     payer_user_id: Mapped[int | None] = mapped_column(ForeignKey("wechat_users.id"))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PENDING)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     paid_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
@@ -48,14 +43,20 @@ class Order(db.Model):
     resident: Mapped[Resident] = relationship()
 
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_in(KINDS)})", name="kind"),
-        CheckConstraint(f"status IN ({_in(STATUSES)})", name="status"),
-        CheckConstraint(f"payer IN ({_in(PAYERS)})", name="payer"),
+        CheckConstraint(f"kind IN ({sql_list(ContributionKind)})", name="kind"),
+        CheckConstraint(f"status IN ({sql_list(OrderStatus)})", name="status"),
+        CheckConstraint(f"payer IN ({sql_list(Payer)})", name="payer"),
         CheckConstraint("amount_fen > 0 AND tier_fen > 0 AND subsidy_fen >= 0", name="amounts"),
         # At most one live (pending or paid) order per resident, year and kind: two phones pressing
         # "pay" at once cannot both succeed. Lump sums and sponsorships are not yearly, so excluded.
-        Index("uq_orders_live_year", "resident_id", "year", "kind", unique=True,
-              sqlite_where=text(f"{_LIVE} AND kind IN ('normal', 'back_payment', 'proxy')"),
-              postgresql_where=text(f"{_LIVE} AND kind IN ('normal', 'back_payment', 'proxy')")),
+        Index(
+            "uq_orders_live_year",
+            "resident_id",
+            "year",
+            "kind",
+            unique=True,
+            sqlite_where=text(_LIVE_YEARLY),
+            postgresql_where=text(_LIVE_YEARLY),
+        ),
         Index("ix_orders_status_created", "status", "created_at"),
     )

@@ -1,4 +1,5 @@
 """What the tax bureau tells us: every callback delivery as received, seen nonces, and items for review."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,10 +7,10 @@ import datetime as dt
 from sqlalchemy import JSON, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import UtcDateTime, db
+from .base import Model, UtcDateTime
 
 
-class CallbackDelivery(db.Model):
+class CallbackDelivery(Model):
     """The inbox: each delivery stored raw with its outcome, accepted or not, for audit."""
 
     __tablename__ = "callback_deliveries"
@@ -24,7 +25,7 @@ class CallbackDelivery(db.Model):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
-class SeenNonce(db.Model):
+class SeenNonce(Model):
     """Callback nonces of the last minutes (the database store; Redis replaces it when configured)."""
 
     __tablename__ = "seen_nonces"
@@ -33,7 +34,7 @@ class SeenNonce(db.Model):
     seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 
-class ReviewItem(db.Model):
+class ReviewItem(Model):
     """Money that needs a person: amount mismatch, unknown order, paid after expiry, missing in a statement."""
 
     __tablename__ = "review_items"

@@ -1,4 +1,5 @@
 """A resident enrolled in the scheme, with the registry facts the rules need (refreshed on each visit)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,14 +8,14 @@ import secrets
 from sqlalchemy import JSON, BigInteger, CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import UtcDateTime, db
+from .base import Model, UtcDateTime
 
 
 def new_public_id() -> str:
     return "r_" + secrets.token_urlsafe(12)
 
 
-class Resident(db.Model):
+class Resident(Model):
     __tablename__ = "residents"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
 """A WeChat user of the mini-program; bound to at most one resident, and a resident to at most one user."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,11 +7,11 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import UtcDateTime, db
+from .base import Model, UtcDateTime
 from .resident import Resident
 
 
-class WeChatUser(db.Model):
+class WeChatUser(Model):
     __tablename__ = "wechat_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,13 +1,14 @@
 """Benefits R11–R12: eligibility, account status, the monthly benefit and its estimate."""
+
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from policy.standard import Standard
 from policy.facts import ContributionHistory, ResidentFacts
 from policy.interest import percent_text, yearly_interest
+from policy.standard import Standard
 from policy.window import local_date, window_state
 from policy.years import first_of_next_month, month_after_birthday, payable_year, required_years
 
@@ -54,23 +55,26 @@ def benefit_start(standard: Standard, birth_date: dt.date) -> dt.date:
     return max(month_after_birthday(birth_date, standard.benefit_age), standard.scheme_start)
 
 
-def eligibility(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                on: dt.date) -> Eligibility:
+def eligibility(standard: Standard, facts: ResidentFacts, history: ContributionHistory, on: dt.date) -> Eligibility:
     """R11 on a date; a resident stays eligible through the month of death (R12)."""
     dead = facts.deceased_on is not None and on >= first_of_next_month(facts.deceased_on)
     failed = {
         Ineligible.DECEASED: dead,
         Ineligible.UNDER_AGE: on < benefit_start(standard, facts.birth_date),
         Ineligible.NOT_RECEIVING_BASIC_PENSION: not facts.receiving_basic_pension,
-        Ineligible.INSUFFICIENT_YEARS:
-            history.cumulative_years < required_years(standard, facts.birth_date),
+        Ineligible.INSUFFICIENT_YEARS: history.cumulative_years < required_years(standard, facts.birth_date),
     }
     reasons = tuple(code for code, bad in failed.items() if bad)
     return Eligibility(not reasons, reasons)
 
 
-def account_status(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                   on: dt.date, benefit_started_on: dt.date | None = None) -> str:
+def account_status(
+    standard: Standard,
+    facts: ResidentFacts,
+    history: ContributionHistory,
+    on: dt.date,
+    benefit_started_on: dt.date | None = None,
+) -> str:
     """closed: deceased (contributions and benefits stop, the balance goes to the heirs);
     receiving: the first benefit was paid (`benefit_started_on`, recorded by the benefits run);
     eligible: meets R11 but not yet paid; contributing: everyone else."""
@@ -83,26 +87,33 @@ def account_status(standard: Standard, facts: ResidentFacts, history: Contributi
 
 def low_income_supplement_applies(standard: Standard, facts: ResidentFacts) -> bool:
     """Low income, no capable supporter, and not in 低保 or 特困 (not combinable with them)."""
-    return (standard.low_income_category in facts.categories and not facts.supporter_capable
-            and not facts.categories & standard.low_income_excluded_categories)
+    return (
+        standard.low_income_category in facts.categories
+        and not facts.supporter_capable
+        and not facts.categories & standard.low_income_excluded_categories
+    )
 
 
-def monthly_benefit(standard: Standard, facts: ResidentFacts, balance_at_start_fen: int,
-                    month: dt.date) -> Benefit:
+def monthly_benefit(standard: Standard, facts: ResidentFacts, balance_at_start_fen: int, month: dt.date) -> Benefit:
     """The benefit for the month containing `month`, from the balance when benefits started."""
     if balance_at_start_fen < 0:
         raise ValueError("the balance cannot be negative")
     first = month.replace(day=1)
-    age_extra = sum(s.amount_fen for s in standard.age_supplements
-                    if first >= month_after_birthday(facts.birth_date, s.from_age))
-    low_income = (standard.low_income_supplement_fen
-                  if low_income_supplement_applies(standard, facts) else 0)
-    return Benefit(balance_at_start_fen // standard.annuity_divisor, standard.exit_subsidy_fen,
-                   age_extra, low_income)
+    age_extra = sum(
+        s.amount_fen for s in standard.age_supplements if first >= month_after_birthday(facts.birth_date, s.from_age)
+    )
+    low_income = standard.low_income_supplement_fen if low_income_supplement_applies(standard, facts) else 0
+    return Benefit(balance_at_start_fen // standard.annuity_divisor, standard.exit_subsidy_fen, age_extra, low_income)
 
 
-def estimate_benefit(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                     balance_fen: int, now: dt.datetime, tier_fen: int | None = None) -> Estimate:
+def estimate_benefit(
+    standard: Standard,
+    facts: ResidentFacts,
+    history: ContributionHistory,
+    balance_fen: int,
+    now: dt.datetime,
+    tier_fen: int | None = None,
+) -> Estimate:
     """R11 estimate: the balance projected to the benefit start with `tier_fen` (+ its subsidy)
     paid every remaining payable year and the bookkeeping rate credited every 31 December.
 
@@ -125,17 +136,22 @@ def _tier_at_most(standard: Standard, amount_fen: int | None) -> int:
     return fitting[-1] if fitting else standard.tier_amounts[0]
 
 
-def _years_to_pay(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                  now: dt.datetime, start: dt.date) -> tuple[int, ...]:
+def _years_to_pay(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, now: dt.datetime, start: dt.date
+) -> tuple[int, ...]:
     """Unpaid payable years from this year (if its window is not over) to the benefit start."""
     this_year = local_date(standard, now).year
     first = this_year if window_state(standard, now).opens_at.year == this_year else this_year + 1
-    return tuple(y for y in range(first, start.year + 1)
-                 if payable_year(standard, facts.birth_date, y) and y not in history.covered_years)
+    return tuple(
+        y
+        for y in range(first, start.year + 1)
+        if payable_year(standard, facts.birth_date, y) and y not in history.covered_years
+    )
 
 
-def _project(standard: Standard, balance_fen: int, years: tuple[int, ...], tier_fen: int,
-             today: dt.date, start: dt.date) -> int:
+def _project(
+    standard: Standard, balance_fen: int, years: tuple[int, ...], tier_fen: int, today: dt.date, start: dt.date
+) -> int:
     balance, yearly = balance_fen, tier_fen + (standard.subsidy_for(tier_fen) or 0)
     for year in range(today.year, start.year + 1):
         balance += yearly if year in years else 0
@@ -144,8 +160,9 @@ def _project(standard: Standard, balance_fen: int, years: tuple[int, ...], tier_
     return balance
 
 
-def _assumptions(standard: Standard, facts: ResidentFacts, balance_fen: int,
-                 years: tuple[int, ...], tier_fen: int, start: dt.date) -> tuple[str, ...]:
+def _assumptions(
+    standard: Standard, facts: ResidentFacts, balance_fen: int, years: tuple[int, ...], tier_fen: int, start: dt.date
+) -> tuple[str, ...]:
     return (
         f"当前账户余额{_yuan(balance_fen)}元",
         _paying(standard, years, tier_fen),

@@ -7,6 +7,7 @@ name replaces the earlier one, and an entry with `"base": "<name>"` starts from 
 fields and overrides only the ones it gives (e.g. a new year's tiers, or a region's collective
 subsidies).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,7 @@ from typing import Any
 from policy.standard import AgeSupplement, Standard, Tier, WindowSpec
 from policy.validation import PolicyDataError, parse_standard
 
-__all__ = ["AgeSupplement", "PolicyBook", "PolicyDataError", "Standard", "Tier", "WindowSpec",
-           "load_standards"]
+__all__ = ["AgeSupplement", "PolicyBook", "PolicyDataError", "Standard", "Tier", "WindowSpec", "load_standards"]
 
 STANDARDS_DIR = Path(__file__).with_name("standards")
 
@@ -28,6 +28,7 @@ STANDARDS_DIR = Path(__file__).with_name("standards")
 @dataclass(frozen=True)
 class PolicyBook:
     """All known standards, ascending by effective date."""
+
     standards: tuple[Standard, ...]
 
     def standard_for(self, day: dt.date) -> Standard:
@@ -56,8 +57,7 @@ def load_standards(paths: Iterable[str | Path] | str | Path | None = None) -> Po
             name = _entry_name(path, index, entry)
             raws[name] = _merged(path, name, entry, raws)
             origins[name] = path
-    standards = sorted((_validated(origins[n], n, raw) for n, raw in raws.items()),
-                       key=lambda s: s.effective_from)
+    standards = sorted((_validated(origins[n], n, raw) for n, raw in raws.items()), key=lambda s: s.effective_from)
     _check_distinct_dates(standards)
     return PolicyBook(tuple(standards))
 
@@ -96,7 +96,9 @@ def _validated(path: Path, name: str, raw: dict[str, Any]) -> Standard:
 
 
 def _check_distinct_dates(standards: list[Standard]) -> None:
-    for before, after in zip(standards, standards[1:]):
+    for before, after in zip(standards, standards[1:], strict=False):
         if before.effective_from == after.effective_from:
-            raise PolicyDataError(f"{before.name} and {after.name}: both take effect on "
-                                  f"{after.effective_from.isoformat()}; effective_from must differ")
+            raise PolicyDataError(
+                f"{before.name} and {after.name}: both take effect on "
+                f"{after.effective_from.isoformat()}; effective_from must differ"
+            )

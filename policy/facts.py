@@ -1,11 +1,13 @@
 """The inputs of the rules: what the registry says about a resident, and what they have paid."""
+
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
+from typing import Any
 
 
-def _freeze(instance: object) -> None:
+def _freeze(instance: Any) -> None:
     """Accept any iterable for the set-valued fields (lists from JSON or queries)."""
     for f in fields(instance):
         value = getattr(instance, f.name)
@@ -19,6 +21,7 @@ def _freeze(instance: object) -> None:
 class ResidentFacts:
     """Agency registry facts (INTEGRATIONS.md §3); categories may include dibao, tekun,
     severe_disability and low_income."""
+
     birth_date: dt.date
     region_code: str
     basic_pension_paid_years: frozenset[int] = frozenset()
@@ -35,6 +38,7 @@ class ResidentFacts:
 @dataclass(frozen=True)
 class ContributionHistory:
     """The resident's contributions so far; pending = an order created and not yet paid or expired."""
+
     normal_paid: tuple[int, ...] = ()  # the year of each paid normal contribution (may repeat)
     normal_pending_years: frozenset[int] = frozenset()
     back_paid_years: frozenset[int] = frozenset()
@@ -63,5 +67,4 @@ class ContributionHistory:
     @property
     def back_years_committed(self) -> int:
         """Back-paid years, paid or pending, that count toward the back-payment cap."""
-        return (len(self.back_paid_years | self.back_pending_years)
-                + self.lump_sum_years + self.lump_sum_pending_years)
+        return len(self.back_paid_years | self.back_pending_years) + self.lump_sum_years + self.lump_sum_pending_years

@@ -1,4 +1,5 @@
 """R10 yearly interest (记账利率), in integer fen."""
+
 from __future__ import annotations
 
 from policy.standard import BASIS_POINTS, Standard

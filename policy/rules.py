@@ -5,14 +5,16 @@ for `not_allowed`, a `reason`. Checks run in one fixed order and the first refus
 validation (tier, lump-sum years), deceased, window, registration corrected today, year, age,
 hardship, basic pension paid, already paid, pending order, back-payment cap.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from policy.standard import Standard, Tier
 from policy.facts import ContributionHistory, ResidentFacts
+from policy.kinds import ContributionKind
+from policy.standard import Standard, Tier
 from policy.window import WindowState, local_date, window_state
 from policy.years import age_on, payable_year
 
@@ -31,6 +33,7 @@ class Code(StrEnum):
 
 class Reason(StrEnum):
     """Sub-codes of `not_allowed`."""
+
     PAID_BY_GOVERNMENT = "paid_by_government"  # R7 hardship resident: the county pays this year
     NOT_CURRENT_YEAR = "not_current_year"  # a normal or proxy payment for a past year
     CURRENT_YEAR = "current_year"  # a back-payment for the current year (pay it normally)
@@ -46,7 +49,8 @@ class Reason(StrEnum):
 @dataclass(frozen=True)
 class Quote:
     """What an allowed payment costs and brings: personal amount and the subsidies credited with it."""
-    kind: str  # "normal" | "back_payment" | "lump_sum" | "proxy"
+
+    kind: ContributionKind
     amount_fen: int
     subsidy_fen: int = 0
     collective_subsidy_fen: int = 0
@@ -79,6 +83,7 @@ def _first(*decisions: Decision | None) -> Decision | None:
 
 
 # --- single checks: None when the check passes -------------------------------------------------
+
 
 def _tier(standard: Standard, tier_fen: int) -> Decision | None:
     return None if standard.subsidy_for(tier_fen) is not None else _refuse(Code.INVALID_TIER)
@@ -158,6 +163,7 @@ def _back_cap(standard: Standard, history: ContributionHistory, years: int) -> D
 
 # --- public rules --------------------------------------------------------------------------------
 
+
 def is_hardship(standard: Standard, facts: ResidentFacts) -> bool:
     """R7: in 低保, 特困 or 重度残疾 (the standard's hardship categories)."""
     return bool(facts.categories & standard.hardship_categories)
@@ -171,20 +177,29 @@ def collective_subsidy(standard: Standard, facts: ResidentFacts, year: int, toda
     return standard.collective_subsidy_fen(facts.region_code, year)
 
 
-def normal_status(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                  year: int, now: dt.datetime) -> Decision:
+def normal_status(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, year: int, now: dt.datetime
+) -> Decision:
     """R2, R4, R5, R7 for a normal payment of `year`, whatever the tier."""
     today = local_date(standard, now)
-    return _first(
-        _alive(facts), _window(standard, now), _registration(facts, today),
-        _current_year(standard, year, today), _age(standard, facts, year),
-        _not_hardship(standard, facts), _basic_pension(facts, year),
-        _normal_free(standard, history, year),
-    ) or ALLOWED
+    return (
+        _first(
+            _alive(facts),
+            _window(standard, now),
+            _registration(facts, today),
+            _current_year(standard, year, today),
+            _age(standard, facts, year),
+            _not_hardship(standard, facts),
+            _basic_pension(facts, year),
+            _normal_free(standard, history, year),
+        )
+        or ALLOWED
+    )
 
 
-def check_normal(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                 year: int, tier_fen: int, now: dt.datetime) -> Decision:
+def check_normal(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, year: int, tier_fen: int, now: dt.datetime
+) -> Decision:
     """A normal payment (R5): the tier's subsidy (R3) and the collective subsidy (R8) come with it."""
     status = _tier(standard, tier_fen) or normal_status(standard, facts, history, year, now)
     if not status.allowed:
@@ -193,26 +208,35 @@ def check_normal(standard: Standard, facts: ResidentFacts, history: Contribution
     # collective subsidy (a yearly amount) only the first.
     first = history.normal_paid.count(year) == 0
     collective = collective_subsidy(standard, facts, year, local_date(standard, now)) if first else 0
-    quote = Quote("normal", tier_fen, standard.subsidy_for(tier_fen) or 0, collective)
+    quote = Quote(ContributionKind.NORMAL, tier_fen, standard.subsidy_for(tier_fen) or 0, collective)
     return Decision(True, quote=quote)
 
 
-def _back_year(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-               year: int, today: dt.date) -> Decision | None:
+def _back_year(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, year: int, today: dt.date
+) -> Decision | None:
     """Whether `year` itself may be back-paid (R6, R2's basic-pension prerequisite for that year)."""
-    return _first(_past_year(standard, year, today), _age(standard, facts, year),
-                  _basic_pension(facts, year), _back_free(history, year))
+    return _first(
+        _past_year(standard, year, today),
+        _age(standard, facts, year),
+        _basic_pension(facts, year),
+        _back_free(history, year),
+    )
 
 
-def check_back_payment(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                       year: int, tier_fen: int, now: dt.datetime) -> Decision:
+def check_back_payment(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, year: int, tier_fen: int, now: dt.datetime
+) -> Decision:
     """A back-payment (R6): one tier amount for one past year, no subsidy of any kind."""
     today = local_date(standard, now)
     return _first(
-        _tier(standard, tier_fen), _alive(facts), _window(standard, now),
-        _registration(facts, today), _back_year(standard, facts, history, year, today),
+        _tier(standard, tier_fen),
+        _alive(facts),
+        _window(standard, now),
+        _registration(facts, today),
+        _back_year(standard, facts, history, year, today),
         _back_cap(standard, history, 1),
-    ) or Decision(True, quote=Quote("back_payment", tier_fen))
+    ) or Decision(True, quote=Quote(ContributionKind.BACK_PAYMENT, tier_fen))
 
 
 def lump_sum_eligible(standard: Standard, facts: ResidentFacts) -> bool:
@@ -221,8 +245,7 @@ def lump_sum_eligible(standard: Standard, facts: ResidentFacts) -> bool:
     return old_enough and facts.receiving_basic_pension
 
 
-def _lump_sum(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-              years: int) -> Decision | None:
+def _lump_sum(standard: Standard, facts: ResidentFacts, history: ContributionHistory, years: int) -> Decision | None:
     if years < 1:
         return _refuse(Code.NOT_ALLOWED, Reason.INVALID_YEARS)
     if not lump_sum_eligible(standard, facts):
@@ -234,19 +257,24 @@ def _lump_sum(standard: Standard, facts: ResidentFacts, history: ContributionHis
     return _refuse(Code.BACK_PAYMENT_LIMIT) if years > standard.lump_sum_max_years else None
 
 
-def check_lump_sum(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                   years: int, tier_fen: int, now: dt.datetime) -> Decision:
+def check_lump_sum(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, years: int, tier_fen: int, now: dt.datetime
+) -> Decision:
     """The one lump-sum back-payment (R6): tier × years, no subsidy, within the back-payment cap."""
     today = local_date(standard, now)
     return _first(
-        _tier(standard, tier_fen), _alive(facts), _window(standard, now),
-        _registration(facts, today), _lump_sum(standard, facts, history, years),
+        _tier(standard, tier_fen),
+        _alive(facts),
+        _window(standard, now),
+        _registration(facts, today),
+        _lump_sum(standard, facts, history, years),
         _back_cap(standard, history, years),
-    ) or Decision(True, quote=Quote("lump_sum", tier_fen * years, years=years))
+    ) or Decision(True, quote=Quote(ContributionKind.LUMP_SUM, tier_fen * years, years=years))
 
 
-def check_proxy(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                year: int, now: dt.datetime) -> Decision:
+def check_proxy(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, year: int, now: dt.datetime
+) -> Decision:
     """R7 government proxy payment: the proxy (lowest) tier with its subsidy, payer the county.
 
     R2's basic-pension and corrected-today prerequisites do not apply: the government pays by law
@@ -257,12 +285,17 @@ def check_proxy(standard: Standard, facts: ResidentFacts, history: ContributionH
     hardship = None if is_hardship(standard, facts) else _refuse(Code.NOT_ALLOWED, Reason.NOT_HARDSHIP)
     tier = standard.proxy_tier_fen
     return _first(
-        _alive(facts), _window(standard, now), _current_year(standard, year, today),
-        _age(standard, facts, year), hardship, _normal_free(standard, history, year),
-    ) or Decision(True, quote=Quote("proxy", tier, standard.subsidy_for(tier) or 0))
+        _alive(facts),
+        _window(standard, now),
+        _current_year(standard, year, today),
+        _age(standard, facts, year),
+        hardship,
+        _normal_free(standard, history, year),
+    ) or Decision(True, quote=Quote(ContributionKind.PROXY, tier, standard.subsidy_for(tier) or 0))
 
 
 # --- what the mini-program offers ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BackPaymentOption:
@@ -285,8 +318,9 @@ def remaining_back_years(standard: Standard, history: ContributionHistory) -> in
     return max(0, standard.back_payment_max_years - history.back_years_committed)
 
 
-def back_payment_years(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                       today: dt.date) -> tuple[int, ...]:
+def back_payment_years(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, today: dt.date
+) -> tuple[int, ...]:
     """Past years the resident may back-pay (ignoring the window), empty once the cap is reached."""
     if facts.deceased_on is not None or remaining_back_years(standard, history) == 0:
         return ()
@@ -294,14 +328,17 @@ def back_payment_years(standard: Standard, facts: ResidentFacts, history: Contri
     return tuple(y for y in years if _back_year(standard, facts, history, y, today) is None)
 
 
-def contribution_options(standard: Standard, facts: ResidentFacts, history: ContributionHistory,
-                         now: dt.datetime) -> ContributionOptions:
+def contribution_options(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, now: dt.datetime
+) -> ContributionOptions:
     """Everything `GET /contribution-options` shows, for the current year."""
     today = local_date(standard, now)
     remaining = remaining_back_years(standard, history)
     lump_open = _lump_sum(standard, facts, history, 1) is None and facts.deceased_on is None
     return ContributionOptions(
-        year=today.year, window=window_state(standard, now), tiers=standard.tiers,
+        year=today.year,
+        window=window_state(standard, now),
+        tiers=standard.tiers,
         normal=normal_status(standard, facts, history, today.year, now),
         back_payment=BackPaymentOption(back_payment_years(standard, facts, history, today), remaining),
         lump_sum_max_years=min(standard.lump_sum_max_years, remaining) if lump_open else 0,

@@ -1,4 +1,5 @@
 """The policy model: one standard's numbers (tiers, window, ages, subsidies, rates), all in fen or bp."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,6 +19,7 @@ class Tier:
 @dataclass(frozen=True)
 class WindowSpec:
     """Collection window: days first_day..last_day (inclusive) of the listed months, local time."""
+
     months: frozenset[int]
     first_day: int
     last_day: int
@@ -31,6 +33,7 @@ class WindowSpec:
 @dataclass(frozen=True)
 class AgeSupplement:
     """Exit-subsidy increase from the month after the `from_age` birthday."""
+
     from_age: int
     amount_fen: int
 

@@ -1,4 +1,5 @@
 """Validation of one raw standard (a JSON object) into a `Standard`; errors name the entry and field."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,11 +19,34 @@ def parse_standard(name: str, raw: dict[str, Any]) -> Standard:
     return _parse_standard(_Reader(name, raw))
 
 
-_FIELDS = frozenset("""name note region effective_from scheme_start tiers payments_per_year window
-    benefit_age max_required_years back_payment_max_years lump_sum_max_years collective_subsidy_ages
-    annuity_divisor exit_subsidy_fen age_supplements low_income_supplement_fen low_income_category
-    low_income_excluded_categories hardship_categories proxy_tier_fen interest_rates_bp
-    interest_floor_bp collective_subsidies_fen""".split())
+_FIELDS = frozenset(
+    [
+        "name",
+        "note",
+        "region",
+        "effective_from",
+        "scheme_start",
+        "tiers",
+        "payments_per_year",
+        "window",
+        "benefit_age",
+        "max_required_years",
+        "back_payment_max_years",
+        "lump_sum_max_years",
+        "collective_subsidy_ages",
+        "annuity_divisor",
+        "exit_subsidy_fen",
+        "age_supplements",
+        "low_income_supplement_fen",
+        "low_income_category",
+        "low_income_excluded_categories",
+        "hardship_categories",
+        "proxy_tier_fen",
+        "interest_rates_bp",
+        "interest_floor_bp",
+        "collective_subsidies_fen",
+    ]
+)
 
 
 class _Reader:
@@ -89,20 +113,28 @@ def _parse_standard(r: _Reader) -> Standard:
     floor = r.integer_field("interest_floor_bp")
     default_rate, rates = _interest_rates(r, floor)
     return Standard(
-        name=r.name, region=r.text("region"), effective_from=effective_from,
-        scheme_start=scheme_start, tiers=tiers,
-        payments_per_year=r.integer_field("payments_per_year", 1, 12), window=_window(r),
+        name=r.name,
+        region=r.text("region"),
+        effective_from=effective_from,
+        scheme_start=scheme_start,
+        tiers=tiers,
+        payments_per_year=r.integer_field("payments_per_year", 1, 12),
+        window=_window(r),
         benefit_age=r.integer_field("benefit_age", 1, 150),
         max_required_years=r.integer_field("max_required_years", 1, 100),
         back_payment_max_years=r.integer_field("back_payment_max_years", 0, 100),
         lump_sum_max_years=r.integer_field("lump_sum_max_years", 0, 100),
-        collective_subsidy_ages=_age_range(r), annuity_divisor=r.integer_field("annuity_divisor", 1),
-        exit_subsidy_fen=r.integer_field("exit_subsidy_fen"), age_supplements=_age_supplements(r),
+        collective_subsidy_ages=_age_range(r),
+        annuity_divisor=r.integer_field("annuity_divisor", 1),
+        exit_subsidy_fen=r.integer_field("exit_subsidy_fen"),
+        age_supplements=_age_supplements(r),
         low_income_supplement_fen=r.integer_field("low_income_supplement_fen"),
         low_income_category=r.text("low_income_category"),
         low_income_excluded_categories=r.texts("low_income_excluded_categories"),
-        hardship_categories=r.texts("hardship_categories"), proxy_tier_fen=_proxy_tier(r, tiers),
-        default_interest_rate_bp=default_rate, interest_rates_bp=rates,
+        hardship_categories=r.texts("hardship_categories"),
+        proxy_tier_fen=_proxy_tier(r, tiers),
+        default_interest_rate_bp=default_rate,
+        interest_rates_bp=rates,
         collective_subsidies_fen=_collective_subsidies(r, scheme_start.year),
     )
 
@@ -111,14 +143,15 @@ def _tiers(r: _Reader) -> tuple[Tier, ...]:
     raw = r.get("tiers")
     if not isinstance(raw, list) or not raw:
         r.fail("tiers", "must be a non-empty list")
-    tiers = []
+    tiers: list[Tier] = []
     for i, item in enumerate(raw):
         item = r.mapping(item, f"tiers[{i}]")
         amount = r.integer(item.get("amount_fen"), f"tiers[{i}].amount_fen", 1)
         subsidy = r.integer(item.get("subsidy_fen"), f"tiers[{i}].subsidy_fen", 0)
         if tiers and amount <= tiers[-1].amount_fen:
-            r.fail(f"tiers[{i}].amount_fen", "must be greater than the tier before it "
-                   "(tiers ascending, each amount once)")
+            r.fail(
+                f"tiers[{i}].amount_fen", "must be greater than the tier before it (tiers ascending, each amount once)"
+            )
         tiers.append(Tier(amount, subsidy))
     return tuple(tiers)
 
@@ -132,8 +165,9 @@ def _window(r: _Reader) -> WindowSpec:
         r.integer(month, f"window.months[{i}]", 1, 12)
     if len(set(months)) != len(months):
         r.fail("window.months", "must not repeat a month")
-    first, last = _ordered_pair(r, raw.get("days"), "window.days", (1, 31), "[first_day, last_day]",
-                                "first day must not be after the last day")
+    first, last = _ordered_pair(
+        r, raw.get("days"), "window.days", (1, 31), "[first_day, last_day]", "first day must not be after the last day"
+    )
     return WindowSpec(frozenset(months), first, last, _timezone(r, raw.get("timezone")))
 
 
@@ -146,12 +180,19 @@ def _timezone(r: _Reader, name: Any) -> str:
 
 
 def _age_range(r: _Reader) -> tuple[int, int]:
-    return _ordered_pair(r, r.get("collective_subsidy_ages"), "collective_subsidy_ages", (0, 150),
-                         "[youngest, oldest]", "youngest must not exceed oldest")
+    return _ordered_pair(
+        r,
+        r.get("collective_subsidy_ages"),
+        "collective_subsidy_ages",
+        (0, 150),
+        "[youngest, oldest]",
+        "youngest must not exceed oldest",
+    )
 
 
-def _ordered_pair(r: _Reader, raw: Any, where: str, bounds: tuple[int, int], shape: str,
-                  disorder: str) -> tuple[int, int]:
+def _ordered_pair(
+    r: _Reader, raw: Any, where: str, bounds: tuple[int, int], shape: str, disorder: str
+) -> tuple[int, int]:
     """`[a, b]`: two integers within `bounds`, a <= b (window days, subsidy ages)."""
     if not isinstance(raw, list) or len(raw) != 2:
         r.fail(where, f"must be {shape}")
@@ -166,9 +207,13 @@ def _age_supplements(r: _Reader) -> tuple[AgeSupplement, ...]:
     if not isinstance(raw, list):
         r.fail("age_supplements", "must be a list")
     items = [r.mapping(item, f"age_supplements[{i}]") for i, item in enumerate(raw)]
-    return tuple(AgeSupplement(r.integer(item.get("from_age"), f"age_supplements[{i}].from_age", 1, 150),
-                               r.integer(item.get("amount_fen"), f"age_supplements[{i}].amount_fen", 1))
-                 for i, item in enumerate(items))
+    return tuple(
+        AgeSupplement(
+            r.integer(item.get("from_age"), f"age_supplements[{i}].from_age", 1, 150),
+            r.integer(item.get("amount_fen"), f"age_supplements[{i}].amount_fen", 1),
+        )
+        for i, item in enumerate(items)
+    )
 
 
 def _proxy_tier(r: _Reader, tiers: tuple[Tier, ...]) -> int:
@@ -196,9 +241,12 @@ def _collective_subsidies(r: _Reader, first_year: int) -> Mapping[str, Mapping[i
         where = f"collective_subsidies_fen.{region}"
         if not (len(region) == 6 and region.isdigit()):
             r.fail(where, "region code must be 6 digits")
-        table[region] = MappingProxyType({
-            _year(r, year, where, first_year): r.integer(fen, f"{where}.{year}")
-            for year, fen in r.mapping(years, where).items()})
+        table[region] = MappingProxyType(
+            {
+                _year(r, year, where, first_year): r.integer(fen, f"{where}.{year}")
+                for year, fen in r.mapping(years, where).items()
+            }
+        )
     return MappingProxyType(table)
 
 

@@ -1,4 +1,5 @@
 """R4 collection window (征缴期), computed in the standard's time zone whatever the instant's offset."""
+
 from __future__ import annotations
 
 import calendar
@@ -18,6 +19,7 @@ class WindowState:
     25 June 23:59:59.999 is inside and 26 June 00:00:00 is not. Both are aware datetimes in the
     standard's time zone (Asia/Shanghai, +08:00).
     """
+
     open: bool
     opens_at: dt.datetime
     closes_at: dt.datetime

@@ -1,22 +1,22 @@
 """R13 working days: when a payment certificate becomes available (China's statutory calendar)."""
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from policy.calendar import SHANGHAI
+
 CERTIFICATE_DELAY_WORKDAYS = 5
 
 log = logging.getLogger("policy.workdays")
 _warned_years: set[int] = set()
 
 
-def certificate_available_at(paid_at: dt.datetime,
-                             overrides: Mapping[dt.date, bool] | None = None) -> dt.datetime:
+def certificate_available_at(paid_at: dt.datetime, overrides: Mapping[dt.date, bool] | None = None) -> dt.datetime:
     """00:00 Asia/Shanghai of the 5th working day after the payment date (the payment day not counted)."""
     if paid_at.tzinfo is None:
         raise ValueError("paid_at needs a UTC offset")
@@ -47,5 +47,8 @@ def is_workday(day: dt.date, overrides: Mapping[dt.date, bool] | None = None) ->
 def _warn_fallback(year: int) -> None:
     if year not in _warned_years:
         _warned_years.add(year)
-        log.warning("no statutory holiday data for %d: counting Monday to Friday as working days "
-                    "(configure overrides for that year's holidays)", year)
+        log.warning(
+            "no statutory holiday data for %d: counting Monday to Friday as working days "
+            "(configure overrides for that year's holidays)",
+            year,
+        )

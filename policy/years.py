@@ -1,4 +1,5 @@
 """Ages and contribution years (R11): birthdays, age on a date, required and payable years."""
+
 from __future__ import annotations
 
 import calendar

@@ -5,7 +5,6 @@ test then gets a copy of the migrated SQLite file, or an emptied PostgreSQL data
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 from pathlib import Path
@@ -14,14 +13,16 @@ import pytest
 import sqlalchemy as sa
 
 from integrations.sandbox.app import create_sandbox_app
-from miniapp_api import config as configuration
-from miniapp_api import create_app, devkeys
+from miniapp_api import create_app
+from miniapp_api.core import config as configuration
+from miniapp_api.core import devkeys
+from tests.support import payments
+from tests.support.callers import caller_headers
+from tests.support.constants import DEFAULT_NOW, DEMO_POLICY, SANDBOX_TAX_KEY
 from tests.support.live_server import serve
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
-# Inside the 2027 collection window (March, day 2), Asia/Shanghai.
-DEFAULT_NOW = "2027-03-02T10:00:00+08:00"
 
 
 @pytest.fixture(scope="session")
@@ -31,16 +32,13 @@ def keys(tmp_path_factory) -> dict:
     return {name: make(folder) for name, make in devkeys.GENERATORS.items()}
 
 
-SANDBOX_TAX_KEY = "sandbox-tax-key"
-DEMO_POLICY = str(Path(__file__).resolve().parent.parent / "integrations" / "sandbox" / "demo_policy.json")
-
-
 @pytest.fixture(scope="session")
 def sandbox(keys):
     """One sandbox process-in-a-thread for the run, over real HTTP, signing with the key the API trusts."""
     app = create_sandbox_app({
         "SANDBOX_TODAY": DEFAULT_NOW[:10], "SANDBOX_NOW": DEFAULT_NOW, "SANDBOX_CLOCK_FROZEN": True,
-        "SANDBOX_SPEEDUP": 1000, "SANDBOX_TAX_API_KEY": SANDBOX_TAX_KEY, "SANDBOX_TAX_KEY_SERIAL": devkeys.SANDBOX_TAX_SERIAL,
+        "SANDBOX_SPEEDUP": 1000, "SANDBOX_TAX_API_KEY": SANDBOX_TAX_KEY,
+        "SANDBOX_TAX_KEY_SERIAL": devkeys.SANDBOX_TAX_SERIAL,
         "SANDBOX_TAX_PRIVATE_KEY": str(devkeys.sandbox_tax_private_key(Path(keys["TAX_PUBLIC_KEYS"]).parent)),
     })
     with serve(app) as url:
@@ -127,8 +125,33 @@ def client(app):
     return app.test_client()
 
 
-def instant(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
+@pytest.fixture
+def pg_app(make_app, database_url):
+    """The app, on PostgreSQL only: for `postgres_only` tests (their SQLite variants are deselected)."""
+    assert database_url.startswith("postgresql"), "mark the test postgres_only"
+    return make_app()
+
+
+@pytest.fixture
+def key(keys):
+    """The private key the sandbox tax bureau signs callbacks with; the app trusts it (serial sandbox-1)."""
+    return payments.sandbox_key(keys)
+
+
+@pytest.fixture
+def resident_with_callers(app):
+    """`make(build)`: the resident `build()` makes (in an app context), with the caller set around them
+    (tests/support/callers.py), committed; returns (their resident_id, auth headers by caller)."""
+    from models import db
+
+    def make(build):
+        with app.app_context():
+            owner = build()
+            headers = caller_headers(owner)
+            db.session.commit()
+            return owner.public_id, headers
+
+    return make
 
 
 def pytest_collection_modifyitems(config, items):
@@ -141,10 +164,3 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-
-
-def unavailable(reason: str) -> None:
-    """A missing local tool skips the test on a laptop and fails it in CI, where it must run."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run this test)")
-    pytest.skip(reason)

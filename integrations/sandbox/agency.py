@@ -4,17 +4,18 @@ from the demo residents, 404 for anyone else.
 "Today" (for the resident whose registration was corrected today) is config `SANDBOX_TODAY`
 (ISO date) when set, else the current date in Asia/Shanghai.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify
+
+from policy.calendar import SHANGHAI
 
 from . import demo_data
 
 bp = Blueprint("sandbox_agency", __name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def sandbox_today() -> dt.date:

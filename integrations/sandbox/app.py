@@ -1,4 +1,5 @@
 """The sandbox process: one Flask app serving every counterpart under its own path prefix."""
+
 from __future__ import annotations
 
 from flask import Flask

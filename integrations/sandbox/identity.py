@@ -2,6 +2,7 @@
 `match` (a demo resident or unenrolled person with that name), `mismatch` (known number, other
 name) or `not_found`. The unenrolled people (demo_data.UNENROLLED) match here but are 404 at the agency.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request

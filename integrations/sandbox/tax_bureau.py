@@ -6,6 +6,7 @@ Gateway: `POST /v1/orders`, `GET /v1/orders/<out_order_no>`, `GET /v1/statements
 `GET /control/deliveries`. Configuration: `SANDBOX_TAX_API_KEY`, `SANDBOX_NOW`, `SANDBOX_CLOCK_FROZEN`,
 `SANDBOX_SPEEDUP`, `SANDBOX_TAX_PRIVATE_KEY`, `SANDBOX_TAX_KEY_SERIAL`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,18 +21,17 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template_string, request, url_for
 
 from integrations.tax_bureau import CHANNELS
 from policy import id_number
+from policy.calendar import SHANGHAI
 
 from .tax_delivery import Callback, Deliverer, SandboxClock, SandboxKeys, speedup
 
 bp = Blueprint("sandbox_tax_bureau", __name__)
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 KINDS = ("normal", "back_payment", "lump_sum", "proxy")
 PAYERS = ("self", "supporter", "government", "sponsor")
 STATEMENT_HEADER = ("out_order_no", "transaction_id", "amount_fen", "paid_at", "channel", "status")
@@ -60,9 +60,14 @@ class Order:
 
     def view(self) -> dict:
         """The `GET /v1/orders/<out_order_no>` answer."""
-        return {"out_order_no": self.out_order_no, "status": self.status,
-                "amount_fen": self.request["amount_fen"], "transaction_id": self.transaction_id,
-                "paid_at": rfc3339(self.paid_at), "channel": self.channel}
+        return {
+            "out_order_no": self.out_order_no,
+            "status": self.status,
+            "amount_fen": self.request["amount_fen"],
+            "transaction_id": self.transaction_id,
+            "paid_at": rfc3339(self.paid_at),
+            "channel": self.channel,
+        }
 
 
 def rfc3339(instant: dt.datetime | None) -> str | None:
@@ -110,8 +115,7 @@ class TaxSandbox:
             if order.status == "SUCCESS":
                 return order
             now = self.clock.now()
-            order = self._settle(order, "SUCCESS", transaction_id=new_transaction_id(now),
-                                 paid_at=now, channel=channel)
+            order = self._settle(order, "SUCCESS", transaction_id=new_transaction_id(now), paid_at=now, channel=channel)
         self.deliverer.schedule(callback_of(order))
         return order
 
@@ -134,35 +138,48 @@ class TaxSandbox:
     def settled_on(self, day: dt.date) -> list[Order]:
         """Payments whose paid_at falls on `day` in Asia/Shanghai, oldest first."""
         with self.lock:
-            paid = [o for o in self.orders.values()
-                    if o.status == "SUCCESS" and o.paid_at.astimezone(SHANGHAI).date() == day]
+            paid = [
+                o
+                for o in self.orders.values()
+                if o.status == "SUCCESS" and o.paid_at.astimezone(SHANGHAI).date() == day
+            ]
         return sorted(paid, key=lambda o: o.paid_at)
 
 
 def fake_pay_params(now: dt.datetime, pay_url: str) -> dict:
     """Shaped like the `wx.requestPayment` arguments; `sandbox_pay_url` opens the sandbox pay page."""
-    return {"timeStamp": str(int(now.timestamp())), "nonceStr": secrets.token_hex(16),
-            "package": f"prepay_id=wx{secrets.token_hex(14)}", "signType": "RSA",
-            "paySign": base64.b64encode(secrets.token_bytes(256)).decode("ascii"),
-            "sandbox_pay_url": pay_url}
+    return {
+        "timeStamp": str(int(now.timestamp())),
+        "nonceStr": secrets.token_hex(16),
+        "package": f"prepay_id=wx{secrets.token_hex(14)}",
+        "signType": "RSA",
+        "paySign": base64.b64encode(secrets.token_bytes(256)).decode("ascii"),
+        "sandbox_pay_url": pay_url,
+    }
 
 
 def new_transaction_id(now: dt.datetime) -> str:
-    return f"4200{now.astimezone(SHANGHAI):%Y%m%d}{secrets.randbelow(10 ** 16):016d}"
+    return f"4200{now.astimezone(SHANGHAI):%Y%m%d}{secrets.randbelow(10**16):016d}"
 
 
 def callback_of(order: Order) -> Callback:
     """The callback event of an order's new state, as the exact bytes to sign and send."""
     event_id = f"evt_{secrets.token_hex(12)}"
-    body = {"event_id": event_id, "out_order_no": order.out_order_no,
-            "transaction_id": order.transaction_id, "status": order.status,
-            "amount_fen": order.request["amount_fen"], "paid_at": rfc3339(order.paid_at),
-            "channel": order.channel}
+    body = {
+        "event_id": event_id,
+        "out_order_no": order.out_order_no,
+        "transaction_id": order.transaction_id,
+        "status": order.status,
+        "amount_fen": order.request["amount_fen"],
+        "paid_at": rfc3339(order.paid_at),
+        "channel": order.channel,
+    }
     raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return Callback(order.request["notify_url"], order.out_order_no, event_id, raw)
 
 
 # --- Validation of the creation body -------------------------------------------------------------
+
 
 def _is_id_number(value: object) -> bool:
     try:
@@ -204,6 +221,7 @@ def validated_order(body: object) -> dict:
 
 # --- Wiring ---------------------------------------------------------------------------------------
 
+
 @bp.record_once
 def _install(state) -> None:
     speedup(state.app.config)  # a bad SANDBOX_SPEEDUP fails at start-up, not later in a delivery thread
@@ -226,6 +244,7 @@ def _refused(error: Refusal):
 
 def authorized(view: Callable) -> Callable:
     """Require `Authorization: Bearer {SANDBOX_TAX_API_KEY}` when that key is configured."""
+
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         key = current_app.config.get("SANDBOX_TAX_API_KEY")
@@ -233,10 +252,12 @@ def authorized(view: Callable) -> Callable:
         if key and not hmac.compare_digest(given.encode(), f"Bearer {key}".encode()):
             raise Refusal(401, "UNAUTHORIZED", "missing or wrong API key")
         return view(*args, **kwargs)
+
     return wrapper
 
 
 # --- Gateway --------------------------------------------------------------------------------------
+
 
 @bp.post("/v1/orders")
 @authorized
@@ -270,8 +291,16 @@ def statement_csv(orders: list[Order]) -> str:
     writer = csv.writer(out)
     writer.writerow(STATEMENT_HEADER)
     for order in orders:
-        writer.writerow([order.out_order_no, order.transaction_id, order.request["amount_fen"],
-                         rfc3339(order.paid_at), order.channel, order.status])
+        writer.writerow(
+            [
+                order.out_order_no,
+                order.transaction_id,
+                order.request["amount_fen"],
+                rfc3339(order.paid_at),
+                order.channel,
+                order.status,
+            ]
+        )
     return out.getvalue()
 
 
@@ -282,6 +311,7 @@ def public_keys():
 
 
 # --- Sandbox controls -----------------------------------------------------------------------------
+
 
 @bp.post("/v1/orders/<out_order_no>/close")
 def close_order(out_order_no: str):
@@ -309,8 +339,13 @@ PAY_PAGE = """<!doctype html>
 
 def render_pay_page(order: Order) -> str:
     yuan, fen = divmod(order.request["amount_fen"], 100)
-    return render_template_string(PAY_PAGE, order=order, channels=CHANNELS, yuan=f"{yuan}.{fen:02d}",
-                                  name=id_number.mask_name(order.request["name"]))
+    return render_template_string(
+        PAY_PAGE,
+        order=order,
+        channels=CHANNELS,
+        yuan=f"{yuan}.{fen:02d}",
+        name=id_number.mask_name(order.request["name"]),
+    )
 
 
 @bp.get("/pay/<out_order_no>")

@@ -3,6 +3,7 @@
 Each event gets its own daemon thread that sleeps through `SCHEDULE` (divided by `SANDBOX_SPEEDUP`),
 so a slow receiver or a long wait never blocks a pay request or another event.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,7 @@ from .. import tax_signature
 log = logging.getLogger(__name__)
 
 # Waits before each retry, in seconds: 15 s, 15 s, 30 s, 3 min, 10 min, 20 min, 30 min ×3, 60 min, 3 h ×3, 6 h ×2.
-SCHEDULE: tuple[int, ...] = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600,
-                             10800, 10800, 10800, 21600, 21600)
+SCHEDULE: tuple[int, ...] = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
 DEFAULT_SERIAL = "sandbox-1"
 SEND_TIMEOUT = (3.05, 10.0)
 Status = int | str  # an HTTP status, "dropped", or "error: <exception name>"
@@ -149,8 +149,9 @@ class Deliverer:
 
     def schedule(self, callback: Callback) -> None:
         """Start delivering now; returns at once."""
-        thread = threading.Thread(target=self._run, args=(callback,), daemon=True,
-                                  name=f"tax-callback-{callback.event_id}")
+        thread = threading.Thread(
+            target=self._run, args=(callback,), daemon=True, name=f"tax-callback-{callback.event_id}"
+        )
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
@@ -194,16 +195,20 @@ class Deliverer:
         headers = tax_signature.signed_headers(signer.key, signer.serial, self.clock.timestamp(), callback.body)
         headers["Content-Type"] = "application/json; charset=utf-8"
         try:
-            response = requests.post(callback.notify_url, data=callback.body, headers=headers,
-                                     timeout=SEND_TIMEOUT)
+            response = requests.post(callback.notify_url, data=callback.body, headers=headers, timeout=SEND_TIMEOUT)
         except requests.RequestException as exc:
             return f"error: {type(exc).__name__}"
         response.close()
         return response.status_code
 
     def _record(self, callback: Callback, attempt: int, status: Status, duplicate: bool = False) -> None:
-        entry = {"out_order_no": callback.out_order_no, "event_id": callback.event_id,
-                 "attempt": attempt, "status": status, "duplicate": duplicate,
-                 "at": self.clock.now().isoformat()}
+        entry = {
+            "out_order_no": callback.out_order_no,
+            "event_id": callback.event_id,
+            "attempt": attempt,
+            "status": status,
+            "duplicate": duplicate,
+            "at": self.clock.now().isoformat(),
+        }
         with self._lock:
             self._attempts.append(entry)

@@ -15,6 +15,7 @@ Demo people log in as `test:<key>` (demo_data, e.g. `test:ordinary_1975`). When 
 has `SANDBOX_WECHAT_APPID` / `SANDBOX_WECHAT_SECRET`, a different appid answers 40013 and a
 different secret 40125 (invalid appsecret). Like WeChat, errors come with HTTP 200.
 """
+
 from __future__ import annotations
 
 import base64
@@ -67,8 +68,7 @@ def jscode2session():
         return _error(*SPECIAL_CODES[name])
     if not current_app.extensions["sandbox_wechat_used_codes"].first_use(request.args["js_code"]):
         return _error(*CODE_USED)
-    return jsonify({"openid": openid_for(name),
-                    "session_key": base64.b64encode(secrets.token_bytes(16)).decode()})
+    return jsonify({"openid": openid_for(name), "session_key": base64.b64encode(secrets.token_bytes(16)).decode()})
 
 
 def openid_for(name: str) -> str:

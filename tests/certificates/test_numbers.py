@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from certificates.numbers import CROCKFORD, is_certificate_number, new_certificate_number
+from miniapp_api.certificates.numbers import CROCKFORD, is_certificate_number, new_certificate_number
 
 
 def test_shape_is_prefix_and_four_groups_of_crockford_base32():

@@ -10,10 +10,16 @@ import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from reportlab.lib.units import mm
 
-from certificates.numbers import new_certificate_number
-from certificates.pdf import (CHANNEL_LABELS, TITLE, CertificateData, certificate_rows, format_yuan,
-                              render_certificate_pdf)
-from certificates.token import key_id_of, sign_token, verify_token
+from miniapp_api.certificates.numbers import new_certificate_number
+from miniapp_api.certificates.pdf import (
+    CHANNEL_LABELS,
+    TITLE,
+    CertificateData,
+    certificate_rows,
+    format_yuan,
+    render_certificate_pdf,
+)
+from miniapp_api.certificates.token import key_id_of, sign_token, verify_token
 from policy.id_number import make
 
 ID_NUMBER = make("140105", dt.date(1958, 9, 12), 1)

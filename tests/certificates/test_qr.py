@@ -5,7 +5,7 @@ import io
 import zxingcpp
 from PIL import Image
 
-from certificates.qr import qr_png
+from miniapp_api.certificates.qr import qr_png
 
 URL = ("http://127.0.0.1:8000/verify/3f9a0c1e.FxR310L6Tko2dFEckCbxpGk4KYV0-Cr37PpRSlRAP6H1hh0BTRM39d"
        "mXiVCUcCejtcBRnZVKmCTJ9X9FbR_7DVNYQlktSEcwRC1BTU5BLVgwU00tVkRSWg")

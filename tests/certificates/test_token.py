@@ -6,9 +6,14 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from certificates.numbers import new_certificate_number
-from certificates.token import (generate_private_key_file, key_id_of, load_private_key, sign_token,
-                                verify_token)
+from miniapp_api.certificates.numbers import new_certificate_number
+from miniapp_api.certificates.token import (
+    generate_private_key_file,
+    key_id_of,
+    load_private_key,
+    sign_token,
+    verify_token,
+)
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

@@ -13,8 +13,7 @@ from integrations.sandbox import demo_data
 from integrations.sandbox.app import create_sandbox_app
 from policy.id_number import mask, parse
 from tests.support.live_server import serve
-
-from .conftest import SANDBOX_TODAY, SHORT_TIMEOUT, TRANSPORT_FAILURES, full_text, sequence
+from tests.support.upstream import SANDBOX_TODAY, SHORT_TIMEOUT, TRANSPORT_FAILURES, full_text, sequence
 
 WANG = demo_data.by_key("parent_1958")
 SECTION_3_FIELDS = {"id_number", "name", "gender", "birth_date", "region_code", "region_name", "basic_pension",

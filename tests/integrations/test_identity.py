@@ -7,8 +7,7 @@ from flask import request
 from integrations.errors import UpstreamError
 from integrations.identity import IdentityClient
 from integrations.sandbox import demo_data
-
-from .conftest import SHORT_TIMEOUT, TRANSPORT_FAILURES, full_text, sequence
+from tests.support.upstream import SHORT_TIMEOUT, TRANSPORT_FAILURES, full_text, sequence
 
 WANG = demo_data.by_key("parent_1958")
 UNENROLLED = demo_data.by_key("unenrolled_1992")

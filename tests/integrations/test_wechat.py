@@ -7,8 +7,7 @@ from flask import jsonify, request
 from integrations.errors import UpstreamError
 from integrations.sandbox.wechat import openid_for
 from integrations.wechat import WeChatClient, WeChatSession
-
-from .conftest import APPID, SECRET, SHORT_TIMEOUT, TRANSPORT_FAILURES, full_text, sequence
+from tests.support.upstream import APPID, SECRET, SHORT_TIMEOUT, TRANSPORT_FAILURES, full_text, sequence
 
 
 def client(base_url: str, secret: str = SECRET) -> WeChatClient:

@@ -4,7 +4,12 @@ from __future__ import annotations
 import pytest
 
 from policy.rules import (
-    Quote, back_payment_years, check_back_payment, check_lump_sum, check_proxy, contribution_options,
+    Quote,
+    back_payment_years,
+    check_back_payment,
+    check_lump_sum,
+    check_proxy,
+    contribution_options,
 )
 
 from .factories import NOW, TODAY, D, at, history, resident

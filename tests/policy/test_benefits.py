@@ -4,7 +4,11 @@ from __future__ import annotations
 import pytest
 
 from policy.benefits import (
-    account_status, benefit_start, eligibility, estimate_benefit, low_income_supplement_applies,
+    account_status,
+    benefit_start,
+    eligibility,
+    estimate_benefit,
+    low_income_supplement_applies,
     monthly_benefit,
 )
 from policy.interest import yearly_interest

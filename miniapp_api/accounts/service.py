@@ -1,0 +1,118 @@
+"""Reading the individual account: balance by source, paid years, benefit and ledger pages, in a few queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlalchemy.orm import joinedload
+
+from miniapp_api.core import rulebook
+from miniapp_api.core.clock import clock
+from models import ContributionKind, EntryKind, LedgerEntry, Order, OrderStatus, Resident, db
+from policy import benefits, years
+
+SOURCES = {  # API `by_source` field → ledger entry kinds
+    "personal_fen": (EntryKind.PERSONAL,),
+    "government_subsidy_fen": (EntryKind.GOVERNMENT_SUBSIDY,),
+    "collective_subsidy_fen": (EntryKind.COLLECTIVE_SUBSIDY,),
+    "sponsor_fen": (EntryKind.SPONSORSHIP,),
+    "interest_fen": (EntryKind.INTEREST,),
+    "paid_out_fen": (EntryKind.BENEFIT_PAYOUT, EntryKind.INHERITANCE_PAYOUT),
+}
+PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class AccountTotals:
+    by_source: dict[str, int]
+    balance_fen: int
+
+
+@dataclass(frozen=True)
+class Account:
+    """What `GET /residents/{id}/account` shows."""
+
+    resident: Resident
+    totals: AccountTotals
+    cumulative_years: int
+    required_years: int
+    paid_years: list[int]
+    status: str
+    eligibility: benefits.Eligibility
+    benefit: benefits.Estimate
+
+    @property
+    def balance_fen(self) -> int:
+        return self.totals.balance_fen
+
+    @property
+    def by_source(self) -> dict[str, int]:
+        return self.totals.by_source
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    items: list[LedgerEntry]
+    next_page: int | None
+
+
+def account(resident: Resident) -> Account:
+    """The account: balance by source, paid years, status, eligibility and the benefit estimate."""
+    standard, facts = rulebook.standard(), rulebook.facts_from_snapshot(resident)
+    history, sums, today = rulebook.history(resident), totals(resident), clock().today()
+    estimate = benefits.estimate_benefit(
+        standard, facts, history, sums.balance_fen, clock().now(), tier_fen=latest_tier(resident)
+    )
+    return Account(
+        resident=resident,
+        totals=sums,
+        cumulative_years=history.cumulative_years,
+        required_years=years.required_years(standard, resident.birth_date),
+        paid_years=sorted(history.covered_years),
+        status=benefits.account_status(standard, facts, history, today, benefit_started_on=resident.benefit_started_on),
+        eligibility=benefits.eligibility(standard, facts, history, today),
+        benefit=estimate,
+    )
+
+
+def totals(resident: Resident) -> AccountTotals:
+    """Sums per entry kind in one grouped query (payouts are stored as negative amounts)."""
+    rows = dict(
+        db.session.execute(
+            db.select(LedgerEntry.kind, func.sum(LedgerEntry.amount_fen))
+            .where(LedgerEntry.resident_id == resident.id)
+            .group_by(LedgerEntry.kind)
+        ).all()
+    )
+    by_source = {field: sum(int(rows.get(kind) or 0) for kind in kinds) for field, kinds in SOURCES.items()}
+    by_source["paid_out_fen"] = -by_source["paid_out_fen"]
+    return AccountTotals(by_source, sum(int(value or 0) for value in rows.values()))
+
+
+def ledger_page(resident: Resident, year: int | None, page: int) -> LedgerPage:
+    """One page of entries with their orders, newest first, and the next page number (None on the last)."""
+    query = (
+        db.select(LedgerEntry)
+        .options(joinedload(LedgerEntry.order))
+        .where(LedgerEntry.resident_id == resident.id)
+        .order_by(LedgerEntry.booked_at.desc(), LedgerEntry.id.desc())
+        .limit(PAGE_SIZE + 1)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    if year is not None:
+        query = query.where(LedgerEntry.year == year)
+    rows = list(db.session.scalars(query))
+    return LedgerPage(rows[:PAGE_SIZE], page + 1 if len(rows) > PAGE_SIZE else None)
+
+
+def latest_tier(resident: Resident) -> int | None:
+    """The tier of the latest paid normal contribution (the basis of the benefit estimate)."""
+    return db.session.scalar(
+        db.select(Order.tier_fen)
+        .where(
+            Order.resident_id == resident.id, Order.status == OrderStatus.PAID, Order.kind == ContributionKind.NORMAL
+        )
+        .order_by(Order.year.desc())
+        .limit(1)
+    )

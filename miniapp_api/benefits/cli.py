@@ -1,0 +1,52 @@
+"""`flask --app wsgi interest credit --year Y` and `benefits run --month YYYY-MM`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from flask.cli import with_appcontext
+
+from miniapp_api.benefits import interest, monthly
+
+
+@click.group("interest")
+def interest_cli() -> None:
+    """Yearly interest on the individual accounts (R10)."""
+
+
+@interest_cli.command("credit")
+@click.option("--year", type=int, required=True)
+@with_appcontext
+def credit_command(year: int) -> None:
+    """Credit the year's interest on every account, once; refused before 31 December of that year."""
+    try:
+        created = interest.credit(year)
+    except interest.TooEarly as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"interest for {year}: {created} accounts credited")
+
+
+@click.group("benefits")
+def benefits_cli() -> None:
+    """Monthly benefits and inheritance (R11, R12)."""
+
+
+def parse_month(ctx: click.Context, param: click.Parameter, text: str) -> dt.date:
+    """`YYYY-MM` → the first day of that month."""
+    try:
+        return dt.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM") from None
+
+
+@benefits_cli.command("run")
+@click.option("--month", required=True, callback=parse_month, help="YYYY-MM")
+@with_appcontext
+def run_command(month: dt.date) -> None:
+    """Start, pay and close accounts for the month, once; refused for a month not yet begun."""
+    try:
+        summary = monthly.run_month(month)
+    except monthly.NotYet as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(summary.line())

@@ -1,0 +1,48 @@
+"""Contribution options, placing an order (with Idempotency-Key) and following it."""
+
+from __future__ import annotations
+
+from miniapp_api.contributions import idempotency, orders, service
+from miniapp_api.contributions.schemas import (
+    ContributionOptionsSchema,
+    ContributionSchema,
+    OrderCreatedSchema,
+    OrderSchema,
+)
+from miniapp_api.core.api import Blueprint
+from miniapp_api.identity.access import authorize, not_found, resident_scoped
+from miniapp_api.identity.auth import current_user, login_required
+
+bp = Blueprint("contributions", __name__, url_prefix="/api/v1", description="Contributions and orders")
+
+
+@bp.get("/residents/<resident_id>/contribution-options")
+@resident_scoped
+@bp.response(200, ContributionOptionsSchema)
+def contribution_options(resident):
+    """This year's window, tiers and what the resident may pay now."""
+    return service.options(resident)
+
+
+@bp.post("/residents/<resident_id>/contributions")
+@resident_scoped
+@bp.arguments(ContributionSchema)
+@bp.response(201, OrderCreatedSchema)
+def create_contribution(body, resident):
+    """Place a payment order for a tier; the answer carries `pay_params` for wx.requestPayment."""
+    user, key = current_user(), idempotency.required_key()
+    _, payer = authorize(resident)
+    result = service.create(user, resident, payer, body, key)
+    return result.response() if isinstance(result, idempotency.Stored) else result
+
+
+@bp.get("/orders/<order_no>")
+@login_required
+@bp.response(200, OrderSchema)
+def order_status(order_no):
+    """An order of the caller or of a resident they act for."""
+    order = orders.find(order_no)
+    if order is None:
+        raise not_found("No such order.")
+    authorize(order.resident)
+    return order

@@ -1,0 +1,117 @@
+"""Placing a contribution order: check the rules, register the order with the tax bureau, all or nothing."""
+
+from __future__ import annotations
+
+from integrations.agency import RegistryRecord
+from integrations.tax_bureau import TaxOrderRequest
+from miniapp_api.contributions import idempotency, orders
+from miniapp_api.contributions.schemas import OrderCreatedSchema
+from miniapp_api.core import clients, rulebook
+from miniapp_api.core.clock import clock, rfc3339
+from miniapp_api.core.errors import ApiError
+from miniapp_api.identity import residents
+from miniapp_api.payments.notify import notify_url
+from models import ContributionKind, Order, Payer, Resident, WeChatUser, db
+from policy import rules
+from policy.data import Standard
+from policy.facts import ResidentFacts
+
+STATUS_OF = {"invalid_tier": 422}  # every other refusal is a 409 conflict with the rules
+_DETAILS = {
+    "window_closed": "Payments are accepted January to June, days 1–25 (Beijing time).",
+    "invalid_tier": "The amount is not one of the contribution tiers.",
+    "basic_pension_unpaid": "The basic pension contribution for this year is not paid yet.",
+    "already_paid": "This year is already paid.",
+    "order_pending": orders.ORDER_PENDING,
+    "registration_updated_today": "The registration was corrected today; payment is possible from tomorrow.",
+    "back_payment_limit": "At most 15 years may be back-paid.",
+    "deceased": "Contributions stop when the resident has died.",
+}
+
+
+def options(resident: Resident) -> rules.ContributionOptions:
+    """This year's window, tiers and what the resident may pay now, on fresh registry facts (committed)."""
+    record = registry_record(resident)
+    residents.sync_from_registry(record)
+    orders.expire_stale(resident)
+    found = rules.contribution_options(
+        rulebook.standard(), rulebook.facts_from_registry(record), rulebook.history(resident), clock().now()
+    )
+    db.session.commit()
+    return found
+
+
+def create(user: WeChatUser, resident: Resident, payer: Payer, body: dict, key: str) -> Order | idempotency.Stored:
+    """Place the order once per Idempotency-Key (committed); a repeat gets the first answer back."""
+    if (replayed := idempotency.replay(user, key, body)) is not None:
+        return replayed
+    record = registry_record(resident)  # before the lock: no HTTP wait while holding it
+    orders.lock(resident)
+    if (replayed := idempotency.replay(user, key, body)) is not None:  # a twin request finished meanwhile
+        return replayed
+    order = place(resident, record, body, payer, user.id)
+    idempotency.remember(user, key, body, OrderCreatedSchema().dump(order), 201)
+    db.session.commit()
+    return order
+
+
+def registry_record(resident: Resident) -> RegistryRecord:
+    """The registry's current record (fresh facts for R2); a resident gone from it may not pay."""
+    record = clients.agency().resident(residents.id_number_of(resident))
+    if record is None:
+        raise ApiError(409, "not_allowed", "The registry no longer lists this resident.", reason="not_enrolled")
+    return record
+
+
+def decide(standard: Standard, facts: ResidentFacts, resident: Resident, request: dict) -> rules.Quote:
+    """The rules' verdict on the requested payment: its quote, or the refusal as an API error."""
+    history, now = rulebook.history(resident), clock().now()
+    kind, year, tier = request["kind"], request["year"], request["tier_fen"]
+    if kind == ContributionKind.NORMAL:
+        decision = rules.check_normal(standard, facts, history, year, tier, now)
+    elif kind == ContributionKind.BACK_PAYMENT:
+        decision = rules.check_back_payment(standard, facts, history, year, tier, now)
+    else:
+        decision = rules.check_lump_sum(standard, facts, history, request.get("years", 1), tier, now)
+    if not decision.allowed or decision.quote is None:
+        raise refusal(decision)
+    return decision.quote
+
+
+def refusal(decision: rules.Decision) -> ApiError:
+    extra = {}
+    if decision.opens_at is not None:
+        extra["opens_at"] = rfc3339(decision.opens_at)
+    if decision.reason is not None:
+        extra["reason"] = str(decision.reason)
+    code = str(decision.code)
+    return ApiError(STATUS_OF.get(code, 409), code, _DETAILS.get(code, "The rules do not allow this payment."), **extra)
+
+
+def register_with_tax_bureau(order: Order, resident: Resident) -> None:
+    """Create the order at the tax bureau; an UpstreamError leaves the caller to roll back."""
+    created = clients.tax_bureau().create_order(
+        TaxOrderRequest(
+            out_order_no=order.order_no,
+            id_number=residents.id_number_of(resident),
+            name=resident.name,
+            region_code=resident.region_code,
+            year=order.year,
+            kind=order.kind,
+            amount_fen=order.amount_fen,
+            payer=order.payer,
+            notify_url=notify_url(),
+            expire_at=order.expires_at,
+        )
+    )
+    order.tax_order_no, order.pay_params = created.order_no, created.pay_params
+
+
+def place(resident: Resident, record: RegistryRecord, request: dict, payer: Payer, payer_user_id: int) -> Order:
+    """Check and create an order for a locked resident with fresh registry facts (not committed)."""
+    residents.sync_from_registry(record)
+    orders.expire_stale(resident)
+    quote = decide(rulebook.standard(), rulebook.facts_from_registry(record), resident, request)
+    order = orders.new_order(resident, quote, request["year"], request["tier_fen"], payer, payer_user_id)
+    register_with_tax_bureau(order, resident)
+    return order

@@ -1,0 +1,47 @@
+"""Infrastructure every capability shares: configuration, clock, errors, logs, rate limits, ID-number
+encryption, the external clients, the policy data, the database and the service endpoints."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from miniapp_api.core import clients, errors, logs, paths, pii, ratelimit, rulebook
+from miniapp_api.core.clock import Clock, parse_instant
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["clock"] = Clock(parse_instant(app.config["APP_NOW"]) if app.config.get("APP_NOW") else None)
+    logs.configure(app)
+    errors.register(app)
+    pii.init_app(app)
+    ratelimit.init_app(app)
+    rulebook.init_app(app)
+    clients.init_app(app)
+    _init_database(app)
+    _init_service_pages(app)
+    _trust_proxies(app)
+
+
+def _init_database(app: Flask) -> None:
+    from flask_migrate import Migrate
+
+    from models import db
+
+    db.init_app(app)
+    Migrate(app, db, directory=str(paths.MIGRATIONS), render_as_batch=True, compare_type=True)
+
+
+def _init_service_pages(app: Flask) -> None:
+    from miniapp_api.core import docs, health
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind N reverse proxies, take the client address from their X-Forwarded-For (never more)."""
+    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

@@ -1,0 +1,245 @@
+"""Crediting: the one way a payment the tax bureau took becomes a paid order with its ledger entries.
+
+The callback, the active query (`payments settle`) and the statement (`payments reconcile`) all call
+`credit_payment`. Each function here locks the order row, decides, and changes the session; the
+caller commits. Exactly-once rests on the database, not on timing: `orders.transaction_id` and the
+ledger's (order_id, kind) are unique, so when two workers race the loser gets an IntegrityError, rolls
+back and asks `recovered()`, which answers `duplicate` once the winner's crediting is visible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from miniapp_api.core.clock import clock
+from miniapp_api.payments.outcomes import ACCEPTED, Outcome
+from models import (
+    YEARLY_KINDS,
+    EntryKind,
+    Funder,
+    LedgerEntry,
+    Order,
+    OrderStatus,
+    Payer,
+    ReviewItem,
+    db,
+    insert_skipping_conflicts,
+)
+
+# Outcomes after which the tax bureau is answered SUCCESS (it stops retrying).
+
+
+@dataclass(frozen=True)
+class Payment:
+    """Money the tax bureau says it took for one order (callback, active query or statement row)."""
+
+    out_order_no: str
+    transaction_id: str
+    amount_fen: int
+    paid_at: dt.datetime
+    channel: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a payment function did; `outcome` is also what the callback inbox records."""
+
+    outcome: Outcome
+    order: Order | None = None
+    detail: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome in ACCEPTED
+
+
+def credit_payment(payment: Payment, source: str) -> Result:
+    """Mark the order paid and book its ledger entries, or refuse and keep it for review; caller commits.
+
+    `source` is "callback", "settle" or "statement" (recorded on review items).
+    """
+    order = locked_order(payment.out_order_no)
+    if order is None:
+        return _flagged(Outcome.UNKNOWN_ORDER, payment, source, None, "no such order")
+    if order.status == OrderStatus.PAID:
+        return _already_paid(order, payment, source)
+    if payment.amount_fen != order.amount_fen:
+        return _amount_mismatch(order, payment, source)
+    if _transaction_taken(payment.transaction_id, order):
+        return _flagged(Outcome.TRANSACTION_CONFLICT, payment, source, order, "transaction credited to another order")
+    if order.status != OrderStatus.PENDING:
+        return _credit_late(order, payment, source)
+    _credit(order, payment)
+    return Result(Outcome.CREDITED, order)
+
+
+def close_order(out_order_no: str, source: str) -> Result:
+    """The tax bureau closed the order unpaid: a pending order closes, any other stays as it is."""
+    order = locked_order(out_order_no)
+    if order is None:
+        review(Outcome.UNKNOWN_ORDER, source, out_order_no, None, {"reason": "CLOSED for an unknown order"})
+        return Result(Outcome.UNKNOWN_ORDER, None, "no such order")
+    if order.status != OrderStatus.PENDING:
+        return Result(Outcome.UNCHANGED, order, f"order is {order.status}")
+    order.status = OrderStatus.CLOSED
+    return Result(Outcome.CLOSED, order)
+
+
+def expire_order(out_order_no: str) -> Result:
+    """Nobody paid before `expires_at`: a still pending order expires."""
+    order = locked_order(out_order_no)
+    if order is None or order.status != OrderStatus.PENDING:
+        return Result(Outcome.UNCHANGED, order, f"order is {order.status}" if order else "no such order")
+    order.status = OrderStatus.EXPIRED
+    return Result(Outcome.EXPIRED, order)
+
+
+def recovered(payment: Payment, error: IntegrityError) -> Result:
+    """After an IntegrityError and rollback: `duplicate` if a concurrent crediting won, else re-raise."""
+    query = db.select(Order).where(Order.order_no == payment.out_order_no)
+    order = db.session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+    if order is None or order.status != OrderStatus.PAID or order.transaction_id != payment.transaction_id:
+        raise error
+    return Result(Outcome.DUPLICATE, order, "credited concurrently")
+
+
+def locked_order(out_order_no: str) -> Order | None:
+    """The order row, locked until the transaction ends (SELECT ... FOR UPDATE; SQLite locks on write)."""
+    query = db.select(Order).where(Order.order_no == out_order_no).with_for_update()
+    return db.session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def write_ledger(order: Order) -> list[LedgerEntry]:
+    """Book a paid order into the account: personal (or sponsorship), government and collective subsidy."""
+    booked_at = clock().now()
+    entries = [
+        LedgerEntry(
+            resident_id=order.resident_id,
+            year=order.year,
+            kind=kind,
+            amount_fen=amount,
+            funder=funder,
+            payer=order.payer,
+            order_id=order.id,
+            booked_at=booked_at,
+        )
+        for kind, amount, funder in _ledger_parts(order)
+        if amount > 0
+    ]
+    db.session.add_all(entries)
+    db.session.flush()
+    return entries
+
+
+def _ledger_parts(order: Order) -> tuple[tuple[str, int, str], ...]:
+    """(kind, amount, funder): the payer funds the contribution (R9), subsidies come from their funders."""
+    own_kind = EntryKind.SPONSORSHIP if order.payer == Payer.SPONSOR else EntryKind.PERSONAL
+    return (
+        (own_kind, order.amount_fen, order.payer),
+        (EntryKind.GOVERNMENT_SUBSIDY, order.subsidy_fen, Funder.GOVERNMENT),
+        (EntryKind.COLLECTIVE_SUBSIDY, order.collective_subsidy_fen, Funder.VILLAGE_COLLECTIVE),
+    )
+
+
+def review(
+    kind: Outcome, source: str, out_order_no: str | None, transaction_id: str | None, detail: dict, *key_parts: str
+) -> None:
+    """Keep a finding for a person; the same finding again (same dedupe key) is a no-op."""
+    key = ":".join((kind, out_order_no or "-", transaction_id or "-", *key_parts))
+    values = dict(
+        dedupe_key=key,
+        kind=kind,
+        source=source,
+        out_order_no=out_order_no,
+        transaction_id=transaction_id,
+        detail=detail,
+        created_at=clock().now(),
+    )
+    # Concurrent findings of the same thing never fail the transaction.
+    db.session.execute(insert_skipping_conflicts(ReviewItem, ["dedupe_key"]).values(**values))
+
+
+def _credit(order: Order, payment: Payment) -> None:
+    order.status, order.paid_at = OrderStatus.PAID, payment.paid_at
+    order.channel, order.transaction_id = payment.channel, payment.transaction_id
+    db.session.flush()  # the order row changes first; a failure in the ledger write rolls both back
+    write_ledger(order)
+
+
+def _already_paid(order: Order, payment: Payment, source: str) -> Result:
+    if order.transaction_id != payment.transaction_id:
+        # The money was taken twice for one order: a person refunds it; answering SUCCESS stops retries.
+        return _flagged(
+            Outcome.DOUBLE_PAYMENT, payment, source, order, f"order already paid by transaction {order.transaction_id}"
+        )
+    if payment.amount_fen != order.amount_fen:
+        return _amount_mismatch(order, payment, source)
+    return Result(Outcome.DUPLICATE, order, "already credited")
+
+
+def _amount_mismatch(order: Order, payment: Payment, source: str) -> Result:
+    return _flagged(
+        Outcome.AMOUNT_MISMATCH,
+        payment,
+        source,
+        order,
+        f"paid {payment.amount_fen} fen, order is {order.amount_fen} fen",
+    )
+
+
+def _credit_late(order: Order, payment: Payment, source: str) -> Result:
+    """Paid after the order expired or closed here: the money was taken, so credit it and flag it."""
+    rival = _live_rival(order)
+    if rival is not None and rival.status == OrderStatus.PAID:
+        return _flagged(
+            Outcome.DOUBLE_PAYMENT,
+            payment,
+            source,
+            order,
+            f"paid after {order.status}; order {rival.order_no} already paid the year",
+        )
+    if rival is not None:  # a newer pending order for the same year gives way to the money taken
+        rival.status, rival.review_reason = OrderStatus.CLOSED, "superseded_by_late_payment"
+        db.session.flush()
+    previous = order.status
+    _credit(order, payment)
+    order.review_reason = Outcome.PAID_AFTER_EXPIRY
+    _flagged(Outcome.PAID_AFTER_EXPIRY, payment, source, order, f"paid after the order was {previous}")
+    return Result(Outcome.CREDITED_LATE, order, f"paid after the order was {previous}; flagged for review")
+
+
+def _live_rival(order: Order) -> Order | None:
+    """Another pending or paid order of the same resident, year and kind (the index allows only one)."""
+    if order.kind not in YEARLY_KINDS:
+        return None
+    query = db.select(Order).where(
+        Order.resident_id == order.resident_id,
+        Order.year == order.year,
+        Order.kind == order.kind,
+        Order.status.in_(OrderStatus.live()),
+        Order.id != order.id,
+    )
+    return db.session.execute(query.with_for_update()).scalars().first()
+
+
+def _transaction_taken(transaction_id: str, order: Order) -> bool:
+    """Whether another order already holds this transaction (the unique column would refuse it)."""
+    query = db.select(Order.id).where(Order.transaction_id == transaction_id, Order.id != order.id)
+    return db.session.execute(query).first() is not None
+
+
+def _flagged(kind: Outcome, payment: Payment, source: str, order: Order | None, reason: str) -> Result:
+    """Record a review item about `payment`; the result says what was found."""
+    detail = {
+        "reason": reason,
+        "amount_fen": payment.amount_fen,
+        "paid_at": payment.paid_at.isoformat(),
+        "channel": payment.channel,
+        "order_amount_fen": order.amount_fen if order else None,
+        "order_status": order.status if order else None,
+    }
+    review(kind, source, payment.out_order_no, payment.transaction_id, detail)
+    return Result(kind, order, reason)

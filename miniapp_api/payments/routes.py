@@ -1,0 +1,28 @@
+"""`POST /api/v1/payments/tax-bureau/notify`: the tax bureau's signed payment callbacks (INTEGRATIONS.md §4).
+
+Answers are in the tax bureau's format `{"code": "SUCCESS" | "FAIL", "message"}`, not problem+json.
+"""
+
+from __future__ import annotations
+
+from miniapp_api.core.api import Blueprint
+from miniapp_api.payments import callback
+from miniapp_api.payments.notify import NOTIFY_PATH
+from miniapp_api.payments.schemas import AnswerSchema, CallbackSchema
+
+bp = Blueprint(
+    "tax_callbacks", __name__, description="Payment callbacks of the tax bureau collection gateway (signed, retried)"
+)
+
+
+@bp.post(NOTIFY_PATH)
+@bp.doc(requestBody={"required": True, "content": {"application/json": {"schema": CallbackSchema}}}, security=[])
+@bp.response(200, AnswerSchema, description="Accepted, also a repeat of an accepted event: SUCCESS")
+@bp.alt_response(400, schema=AnswerSchema, description="FAIL: headers or body not as the contract says")
+@bp.alt_response(401, schema=AnswerSchema, description="FAIL: bad signature, unknown serial, stale timestamp")
+@bp.alt_response(404, schema=AnswerSchema, description="FAIL: unknown out_order_no (kept for review)")
+@bp.alt_response(409, schema=AnswerSchema, description="FAIL: replayed nonce, amount mismatch (kept for review)")
+@bp.alt_response(500, schema=AnswerSchema, description="FAIL: internal error, nothing applied; retry")
+def notify():
+    """Receive a signed payment callback of the tax bureau (INTEGRATIONS.md §4)."""
+    return callback.receive().answer()

@@ -1,0 +1,76 @@
+"""Account lookup runs a fixed, small number of SQL statements however long the ledger grows."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+import pytest
+from sqlalchemy import event
+
+from models import LedgerEntry, db
+from tests.support import factories
+
+MAX_STATEMENTS = 8
+PATHS = ("account", "ledger", "ledger?page=2", "ledger?year=2027")
+
+
+def _resident_with_years(count: int) -> tuple[str, dict]:
+    """A resident who paid every year up to 2027 (personal + subsidy entries each year) and an interest
+    entry a year; their resident_id and auth header."""
+    owner = factories.resident(birth_date=dt.date(1970, 5, 1))
+    for year in range(2028 - count, 2028):
+        factories.paid_order(owner, year=year, paid_at=dt.datetime(year, 3, 1, 2, tzinfo=dt.timezone.utc))
+        db.session.add(LedgerEntry(resident_id=owner.id, year=year, kind="interest", amount_fen=1500,
+                                   funder="interest", booked_at=dt.datetime(year, 12, 31, 16, tzinfo=dt.timezone.utc)))
+    return owner.public_id, factories.auth_header(factories.user(owner))
+
+
+@pytest.fixture
+def residents(app):
+    with app.app_context():
+        made = {years: _resident_with_years(years) for years in (6, 30)}
+        db.session.commit()
+        return made
+
+
+@contextlib.contextmanager
+def counted(app):
+    """Collect the SQL statements the app's engine executes inside the block."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _statements(app, client, resident_id: str, headers: dict, path: str) -> list[str]:
+    with counted(app) as statements:
+        response = client.get(f"/api/v1/residents/{resident_id}/{path}", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return statements
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_statement_count_does_not_grow_with_the_ledger(app, client, residents, path):
+    with app.app_context():  # the engine's first connection sets up the dialect: not the request's doing
+        db.session.execute(db.select(1))
+    short, long = (_statements(app, client, *residents[years], path) for years in (6, 30))
+    assert len(short) == len(long), (short, long)
+    assert len(long) <= MAX_STATEMENTS, long
+
+
+def test_the_long_ledger_is_really_read(client, residents):
+    resident_id, headers = residents[30]
+    account = client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).get_json()
+    assert account["paid_years"] == list(range(1998, 2028))
+    assert account["by_source"]["interest_fen"] == 30 * 1500
+    pages = [client.get(f"/api/v1/residents/{resident_id}/ledger?page={page}", headers=headers).get_json()
+             for page in (1, 2, 3, 4, 5)]
+    assert sum(len(page["items"]) for page in pages) == 90 and pages[-1]["next_page"] is None

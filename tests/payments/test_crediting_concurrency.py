@@ -1,0 +1,157 @@
+"""Exactly-once crediting under concurrency: 12 deliveries of one payment at the same instant, against a
+served app (threads) and against gunicorn with 4 worker processes, on PostgreSQL; and a race that slips
+past the row lock, stopped by the unique constraints (both databases)."""
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from miniapp_api.payments import crediting as payments
+from models import CallbackDelivery, LedgerEntry, Order, db
+from tests.support import payments as pf
+from tests.support.concurrency import at_once
+from tests.support.constants import DEFAULT_NOW, ROOT, SANDBOX_TAX_KEY
+from tests.support.factories import pending_order, resident
+from tests.support.live_server import serve
+from tests.support.waiting import free_port, wait_until_up
+
+COUNT = 12
+
+
+def new_order(app, **fields) -> tuple[str, int]:
+    with app.app_context():
+        order = pending_order(resident(), collective_fen=15000, **fields)
+        db.session.commit()
+        return order.order_no, order.id
+
+
+def fire_together(url: str, deliveries: list[tuple[bytes, dict]]) -> list[tuple[int, str]]:
+    """POST every (payload, headers) from its own thread, released at the same instant."""
+    def deliver(payload: bytes, headers: dict) -> tuple[int, str]:
+        response = requests.post(url, data=payload, headers={**headers, "Content-Type": "application/json"},
+                                 timeout=30)
+        return response.status_code, response.json()["code"]
+
+    return at_once([functools.partial(deliver, *delivery) for delivery in deliveries])
+
+
+def retries(key, payload: bytes, count: int = COUNT) -> list[tuple[bytes, dict]]:
+    """The same event as the tax bureau retries it: same bytes, each signed with a fresh nonce."""
+    return [(payload, pf.signed(key, payload)) for _ in range(count)]
+
+
+def assert_credited_once(app, order_id: int) -> None:
+    with app.app_context():
+        assert pf.entries(order_id) == [("collective_subsidy", 15000, "village_collective", "self"),
+                                        ("government_subsidy", 20000, "government", "self"),
+                                        ("personal", 100000, "self", "self")]
+        assert db.session.scalar(db.select(db.func.count()).select_from(LedgerEntry)) == 3
+
+
+def inbox_outcomes(app) -> list[str]:
+    with app.app_context():
+        return sorted(db.session.execute(db.select(CallbackDelivery.outcome)).scalars())
+
+
+@pytest.mark.postgres_only
+def test_twelve_identical_callbacks_at_once_credit_exactly_once(pg_app, key):
+    order_no, order_id = new_order(pg_app)
+    with serve(pg_app) as base:
+        answers = fire_together(base + pf.NOTIFY_PATH, retries(key, pf.raw(pf.body(order_no))))
+    assert answers == [(200, "SUCCESS")] * COUNT
+    assert_credited_once(pg_app, order_id)
+    assert inbox_outcomes(pg_app) == ["credited"] + ["duplicate"] * (COUNT - 1)
+
+
+@pytest.mark.postgres_only
+def test_twelve_events_of_one_transaction_at_once_credit_exactly_once(pg_app, key):
+    order_no, order_id = new_order(pg_app)
+    payloads = [pf.raw(pf.body(order_no, transaction_id="4200ONE")) for _ in range(COUNT)]  # new event ids
+    with serve(pg_app) as base:
+        answers = fire_together(base + pf.NOTIFY_PATH, [(p, pf.signed(key, p)) for p in payloads])
+    assert answers == [(200, "SUCCESS")] * COUNT
+    assert_credited_once(pg_app, order_id)
+
+
+@pytest.mark.postgres_only
+def test_one_request_replayed_twelve_times_at_once_is_accepted_once(pg_app, key):
+    order_no, order_id = new_order(pg_app)
+    payload = pf.raw(pf.body(order_no))
+    headers = pf.signed(key, payload)
+    with serve(pg_app) as base:
+        answers = fire_together(base + pf.NOTIFY_PATH, [(payload, headers)] * COUNT)
+    assert sorted(answers) == [(200, "SUCCESS")] + [(409, "FAIL")] * (COUNT - 1)
+    assert_credited_once(pg_app, order_id)
+
+
+@pytest.mark.postgres_only
+def test_twelve_different_transactions_at_once_credit_one_and_flag_the_rest(pg_app, key):
+    order_no, order_id = new_order(pg_app)
+    payloads = [pf.raw(pf.body(order_no, transaction_id=f"4200T{n:02d}")) for n in range(COUNT)]
+    with serve(pg_app) as base:
+        answers = fire_together(base + pf.NOTIFY_PATH, [(p, pf.signed(key, p)) for p in payloads])
+    assert answers == [(200, "SUCCESS")] * COUNT
+    assert_credited_once(pg_app, order_id)
+    with pg_app.app_context():
+        assert len(pf.reviews("double_payment")) == COUNT - 1
+
+
+
+
+
+
+@pytest.fixture
+def gunicorn(pg_app, keys, database_url, tmp_path):
+    """gunicorn with 4 worker processes on the test database, same keys and clock as the test app."""
+    port = free_port()
+    env = {**os.environ, **keys, "DATABASE_URL": database_url, "APP_ENV": "testing", "APP_NOW": DEFAULT_NOW,
+           "TAX_API_KEY": SANDBOX_TAX_KEY, "PUBLIC_BASE_URL": "http://testserver"}
+    env.pop("REDIS_URL", None)  # nonces through the database table: shared by the workers
+    command = [sys.executable, "-m", "gunicorn", "--workers", "4", "--preload", "--bind",
+               f"127.0.0.1:{port}", "--chdir", str(ROOT), "wsgi:app"]
+    with open(tmp_path / "gunicorn.log", "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.slow
+def test_twelve_callbacks_across_gunicorn_workers_credit_exactly_once(pg_app, gunicorn, key):
+    order_no, order_id = new_order(pg_app)
+    answers = fire_together(gunicorn + pf.NOTIFY_PATH, retries(key, pf.raw(pf.body(order_no))))
+    assert answers == [(200, "SUCCESS")] * COUNT
+    assert_credited_once(pg_app, order_id)
+    assert inbox_outcomes(pg_app) == ["credited"] + ["duplicate"] * (COUNT - 1)
+
+
+def test_a_race_past_the_row_lock_is_stopped_by_the_unique_constraints(app, client, key, monkeypatch):
+    """Another worker credits between our read and our write: the ledger's unique index refuses the
+    second set of entries, the callback rolls back, re-reads and answers SUCCESS."""
+    order_no, order_id = new_order(app)
+    payment = payments.Payment(order_no, "4200RACE", 100000, pf.NOW, "wechat")
+    raced = []
+
+    def unlocked(out_order_no: str):
+        order = db.session.execute(db.select(Order).where(Order.order_no == out_order_no)).scalar_one()
+        if not raced:
+            raced.append(True)
+            with app.app_context():  # a second worker: its own session and connection
+                payments.credit_payment(payment, "callback")
+                db.session.commit()
+        return order
+
+    monkeypatch.setattr(payments, "locked_order", unlocked)
+    answer = pf.post(client, key, pf.raw(pf.body(order_no, transaction_id="4200RACE")))
+    assert answer.status_code == 200 and answer.get_json() == {"code": "SUCCESS"}
+    assert_credited_once(app, order_id)
+    assert inbox_outcomes(app) == ["duplicate"]
