@@ -3,6 +3,7 @@
 The schema is built once per backend by the Alembic migrations (so every run tests them); each
 test then gets a copy of the migrated SQLite file, or an emptied PostgreSQL database.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,22 +36,36 @@ def keys(tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def sandbox(keys):
     """One sandbox process-in-a-thread for the run, over real HTTP, signing with the key the API trusts."""
-    app = create_sandbox_app({
-        "SANDBOX_TODAY": DEFAULT_NOW[:10], "SANDBOX_NOW": DEFAULT_NOW, "SANDBOX_CLOCK_FROZEN": True,
-        "SANDBOX_SPEEDUP": 1000, "SANDBOX_TAX_API_KEY": SANDBOX_TAX_KEY,
-        "SANDBOX_TAX_KEY_SERIAL": devkeys.SANDBOX_TAX_SERIAL,
-        "SANDBOX_TAX_PRIVATE_KEY": str(devkeys.sandbox_tax_private_key(Path(keys["TAX_PUBLIC_KEYS"]).parent)),
-    })
+    app = create_sandbox_app(
+        {
+            "SANDBOX_TODAY": DEFAULT_NOW[:10],
+            "SANDBOX_NOW": DEFAULT_NOW,
+            "SANDBOX_CLOCK_FROZEN": True,
+            "SANDBOX_SPEEDUP": 1000,
+            "SANDBOX_TAX_API_KEY": SANDBOX_TAX_KEY,
+            "SANDBOX_TAX_KEY_SERIAL": devkeys.SANDBOX_TAX_SERIAL,
+            "SANDBOX_TAX_PRIVATE_KEY": str(devkeys.sandbox_tax_private_key(Path(keys["TAX_PUBLIC_KEYS"]).parent)),
+        }
+    )
     with serve(app) as url:
         yield url
 
 
 def _config(keys: dict, database_url: str, sandbox_url: str = "http://127.0.0.1:9", **overrides) -> dict:
-    return {"APP_ENV": "testing", "DATABASE_URL": database_url, "APP_NOW": DEFAULT_NOW,
-            "PUBLIC_BASE_URL": "http://testserver", **keys,
-            "WECHAT_API_BASE": f"{sandbox_url}/wechat", "IDENTITY_API_BASE": f"{sandbox_url}/identity",
-            "AGENCY_API_BASE": f"{sandbox_url}/agency", "TAX_API_BASE": f"{sandbox_url}/tax",
-            "TAX_API_KEY": SANDBOX_TAX_KEY, "POLICY_FILE": DEMO_POLICY, **overrides}
+    return {
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "APP_NOW": DEFAULT_NOW,
+        "PUBLIC_BASE_URL": "http://testserver",
+        **keys,
+        "WECHAT_API_BASE": f"{sandbox_url}/wechat",
+        "IDENTITY_API_BASE": f"{sandbox_url}/identity",
+        "AGENCY_API_BASE": f"{sandbox_url}/agency",
+        "TAX_API_BASE": f"{sandbox_url}/tax",
+        "TAX_API_KEY": SANDBOX_TAX_KEY,
+        "POLICY_FILE": DEMO_POLICY,
+        **overrides,
+    }
 
 
 def _upgrade(keys: dict, database_url: str) -> None:
@@ -82,9 +97,15 @@ def postgres_engine(keys):
 
 def _truncate(engine) -> None:
     with engine.begin() as connection:
-        tables = connection.execute(sa.text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-        )).scalars().all()
+        tables = (
+            connection.execute(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
         connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
@@ -112,6 +133,7 @@ def make_app(keys, database_url, sandbox):
     for app in made:
         with app.app_context():
             from models import db
+
             db.engine.dispose()
 
 

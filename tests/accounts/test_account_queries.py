@@ -1,4 +1,5 @@
 """Account lookup runs a fixed, small number of SQL statements however long the ledger grows."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,8 +21,16 @@ def _resident_with_years(count: int) -> tuple[str, dict]:
     owner = factories.resident(birth_date=dt.date(1970, 5, 1))
     for year in range(2028 - count, 2028):
         factories.paid_order(owner, year=year, paid_at=dt.datetime(year, 3, 1, 2, tzinfo=dt.timezone.utc))
-        db.session.add(LedgerEntry(resident_id=owner.id, year=year, kind="interest", amount_fen=1500,
-                                   funder="interest", booked_at=dt.datetime(year, 12, 31, 16, tzinfo=dt.timezone.utc)))
+        db.session.add(
+            LedgerEntry(
+                resident_id=owner.id,
+                year=year,
+                kind="interest",
+                amount_fen=1500,
+                funder="interest",
+                booked_at=dt.datetime(year, 12, 31, 16, tzinfo=dt.timezone.utc),
+            )
+        )
     return owner.public_id, factories.auth_header(factories.user(owner))
 
 
@@ -71,6 +80,8 @@ def test_the_long_ledger_is_really_read(client, residents):
     account = client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).get_json()
     assert account["paid_years"] == list(range(1998, 2028))
     assert account["by_source"]["interest_fen"] == 30 * 1500
-    pages = [client.get(f"/api/v1/residents/{resident_id}/ledger?page={page}", headers=headers).get_json()
-             for page in (1, 2, 3, 4, 5)]
+    pages = [
+        client.get(f"/api/v1/residents/{resident_id}/ledger?page={page}", headers=headers).get_json()
+        for page in (1, 2, 3, 4, 5)
+    ]
     assert sum(len(page["items"]) for page in pages) == 90 and pages[-1]["next_page"] is None

@@ -1,4 +1,5 @@
 """Account lookup (API.md 'Account lookup', POLICY.md R10/R11) and who may see it (R14)."""
+
 import datetime as dt
 
 import pytest
@@ -11,13 +12,27 @@ from tests.support.callers import OUTSIDERS
 @pytest.fixture
 def people(resident_with_callers):
     """A resident with three paid years, a stranger, and supporters in each link state."""
+
     def build():
         owner = factories.resident(name="王建国", birth_date=dt.date(1965, 4, 1))
         for year, tier, subsidy in ((2025, 100000, 20000), (2026, 100000, 20000), (2027, 200000, 36000)):
-            factories.paid_order(owner, year=year, tier_fen=tier, subsidy_fen=subsidy,
-                                 paid_at=dt.datetime(year, 3, 2, 2, tzinfo=dt.timezone.utc))
-        db.session.add(LedgerEntry(resident_id=owner.id, year=2026, kind="interest", amount_fen=1800,
-                                   funder="interest", booked_at=dt.datetime(2026, 12, 31, 16, tzinfo=dt.timezone.utc)))
+            factories.paid_order(
+                owner,
+                year=year,
+                tier_fen=tier,
+                subsidy_fen=subsidy,
+                paid_at=dt.datetime(year, 3, 2, 2, tzinfo=dt.timezone.utc),
+            )
+        db.session.add(
+            LedgerEntry(
+                resident_id=owner.id,
+                year=2026,
+                kind="interest",
+                amount_fen=1800,
+                funder="interest",
+                booked_at=dt.datetime(2026, 12, 31, 16, tzinfo=dt.timezone.utc),
+            )
+        )
         return owner
 
     return resident_with_callers(build)
@@ -26,8 +41,14 @@ def people(resident_with_callers):
 def test_account_shows_balance_by_source_years_and_benefit(client, people):
     resident_id, headers = people
     body = client.get(f"/api/v1/residents/{resident_id}/account", headers=headers["self"]).get_json()
-    assert body["by_source"] == {"personal_fen": 400000, "government_subsidy_fen": 76000, "collective_subsidy_fen": 0,
-                                 "sponsor_fen": 0, "interest_fen": 1800, "paid_out_fen": 0}
+    assert body["by_source"] == {
+        "personal_fen": 400000,
+        "government_subsidy_fen": 76000,
+        "collective_subsidy_fen": 0,
+        "sponsor_fen": 0,
+        "interest_fen": 1800,
+        "paid_out_fen": 0,
+    }
     assert body["balance_fen"] == 477800
     assert body["paid_years"] == [2025, 2026, 2027] and body["cumulative_years"] == 3
     assert body["required_years"] == 10  # aged 55 on 2021-01-01: min(15, 65 - 55)
@@ -72,10 +93,19 @@ def test_ledger_filters_by_year_and_pages(app, client, people):
     assert {item["kind"] for item in body["items"]} == {"personal", "government_subsidy", "interest"}
     with app.app_context():
         from models import Resident
+
         owner = db.session.scalar(db.select(Resident).where(Resident.public_id == resident_id))
         for n in range(20):
-            db.session.add(LedgerEntry(resident_id=owner.id, year=2024, kind="sponsorship", amount_fen=100 + n,
-                                       funder="sponsor", booked_at=dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)))
+            db.session.add(
+                LedgerEntry(
+                    resident_id=owner.id,
+                    year=2024,
+                    kind="sponsorship",
+                    amount_fen=100 + n,
+                    funder="sponsor",
+                    booked_at=dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc),
+                )
+            )
         db.session.commit()
     first = client.get(f"/api/v1/residents/{resident_id}/ledger", headers=headers["self"]).get_json()
     second = client.get(f"/api/v1/residents/{resident_id}/ledger?page=2", headers=headers["self"]).get_json()

@@ -1,4 +1,5 @@
 """`flask --app wsgi interest credit --year Y` (POLICY.md R10): once a year, on the year-end balance."""
+
 import datetime as dt
 
 import sqlalchemy as sa
@@ -11,8 +12,11 @@ UTC = dt.timezone.utc
 
 def _interest(app):
     with app.app_context():
-        return db.session.execute(sa.select(LedgerEntry.year, LedgerEntry.amount_fen)
-                                  .where(LedgerEntry.kind == "interest").order_by(LedgerEntry.id)).all()
+        return db.session.execute(
+            sa.select(LedgerEntry.year, LedgerEntry.amount_fen)
+            .where(LedgerEntry.kind == "interest")
+            .order_by(LedgerEntry.id)
+        ).all()
 
 
 def test_interest_is_credited_once_on_the_year_end_balance(make_app):
@@ -21,8 +25,9 @@ def test_interest_is_credited_once_on_the_year_end_balance(make_app):
         owner = factories.resident()
         factories.paid_order(owner, year=2027, tier_fen=100000, subsidy_fen=20000)  # 120,000 fen
         # Booked at 00:30 Beijing on 1 January 2028: after the year end, not in 2027's balance.
-        factories.paid_order(owner, year=2028, tier_fen=20000, subsidy_fen=7000,
-                             paid_at=dt.datetime(2027, 12, 31, 16, 30, tzinfo=UTC))
+        factories.paid_order(
+            owner, year=2028, tier_fen=20000, subsidy_fen=7000, paid_at=dt.datetime(2027, 12, 31, 16, 30, tzinfo=UTC)
+        )
         factories.resident()  # an empty account earns nothing
         db.session.commit()
     runner = app.test_cli_runner()

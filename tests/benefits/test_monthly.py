@@ -1,4 +1,5 @@
 """`flask --app wsgi benefits run --month YYYY-MM` (POLICY.md R11, R12): start, pay, inherit, once."""
+
 import datetime as dt
 
 import pytest
@@ -16,8 +17,9 @@ PENSION = 1966  # 236,000 ÷ 120 = 1,966.67, rounded down
 def _pensioner(**fields) -> Resident:
     fields.setdefault("birth_date", OLD)
     owner = factories.resident(receiving_basic_pension=True, **fields)
-    factories.paid_order(owner, year=2021, tier_fen=200000, subsidy_fen=36000,
-                         paid_at=dt.datetime(2021, 3, 2, 2, tzinfo=UTC))
+    factories.paid_order(
+        owner, year=2021, tier_fen=200000, subsidy_fen=36000, paid_at=dt.datetime(2021, 3, 2, 2, tzinfo=UTC)
+    )
     return owner
 
 
@@ -37,16 +39,30 @@ def _run(app, *months: str) -> list[str]:
 
 def _payments(app) -> list[tuple]:
     with app.app_context():
-        return [tuple(row) for row in db.session.execute(sa.select(
-            BenefitPayment.resident_id, BenefitPayment.month, BenefitPayment.account_pension_fen,
-            BenefitPayment.exit_subsidy_fen, BenefitPayment.monthly_fen).order_by(BenefitPayment.id))]
+        return [
+            tuple(row)
+            for row in db.session.execute(
+                sa.select(
+                    BenefitPayment.resident_id,
+                    BenefitPayment.month,
+                    BenefitPayment.account_pension_fen,
+                    BenefitPayment.exit_subsidy_fen,
+                    BenefitPayment.monthly_fen,
+                ).order_by(BenefitPayment.id)
+            )
+        ]
 
 
 def _entries(app, kind: str) -> list[tuple]:
     with app.app_context():
-        return [tuple(row) for row in db.session.execute(sa.select(
-            LedgerEntry.resident_id, LedgerEntry.year, LedgerEntry.amount_fen, LedgerEntry.funder)
-            .where(LedgerEntry.kind == kind).order_by(LedgerEntry.id))]
+        return [
+            tuple(row)
+            for row in db.session.execute(
+                sa.select(LedgerEntry.resident_id, LedgerEntry.year, LedgerEntry.amount_fen, LedgerEntry.funder)
+                .where(LedgerEntry.kind == kind)
+                .order_by(LedgerEntry.id)
+            )
+        ]
 
 
 def _account(app, resident_id: int) -> dict:
@@ -82,7 +98,8 @@ def test_the_pension_stays_fixed_and_a_month_is_paid_once(make_app):
     # The balance fell to 234,034 (÷ 120 = 1,950), but the pension fixed at the start is paid.
     assert [p[2] for p in _payments(app)] == [PENSION, PENSION]
     assert _run(app, "2027-04", "2027-03") == [
-        f"benefits for 2027-{m}: started 0, paid 0, inheritance 0" for m in ("04", "03")]
+        f"benefits for 2027-{m}: started 0, paid 0, inheritance 0" for m in ("04", "03")
+    ]
     assert len(_payments(app)) == 2 and len(_entries(app, "benefit_payout")) == 2
     assert _account(app, rid)["balance_fen"] == BALANCE - 2 * PENSION
 
@@ -110,15 +127,19 @@ def test_the_80th_birthday_adds_10_yuan_from_the_month_after(make_app):
     app = make_app(APP_NOW="2027-06-02T09:00:00+08:00")
     _build(app, lambda: [_pensioner(birth_date=dt.date(1947, 5, 10))])  # 80 on 2027-05-10
     _run(app, "2027-05", "2027-06")
-    assert [(p[1].month, p[3], p[4]) for p in _payments(app)] == [(5, 2000, PENSION + 2000),
-                                                                  (6, 3000, PENSION + 3000)]
+    assert [(p[1].month, p[3], p[4]) for p in _payments(app)] == [(5, 2000, PENSION + 2000), (6, 3000, PENSION + 3000)]
 
 
 def test_the_low_income_supplement_is_not_combined_with_dibao(make_app):
     app = make_app()
-    _build(app, lambda: [_pensioner(categories=["low_income"], supporter_capable=False),
-                         _pensioner(categories=["low_income", "dibao"], supporter_capable=False),
-                         _pensioner(categories=["low_income"])])
+    _build(
+        app,
+        lambda: [
+            _pensioner(categories=["low_income"], supporter_capable=False),
+            _pensioner(categories=["low_income", "dibao"], supporter_capable=False),
+            _pensioner(categories=["low_income"]),
+        ],
+    )
     _run(app, "2027-03")
     assert [p[3] for p in _payments(app)] == [22000, 2000, 2000]
     # Exit subsidies are government money: only the account pension leaves the account.
@@ -127,8 +148,9 @@ def test_the_low_income_supplement_is_not_combined_with_dibao(make_app):
 
 def test_death_stops_benefits_after_its_month_and_the_heirs_get_the_balance_once(make_app):
     app = make_app(APP_NOW="2027-07-02T09:00:00+08:00")
-    [rid, never_started] = _build(app, lambda: [
-        _pensioner(), _pensioner(birth_date=dt.date(1970, 5, 1), deceased_on=dt.date(2027, 2, 10))])
+    [rid, never_started] = _build(
+        app, lambda: [_pensioner(), _pensioner(birth_date=dt.date(1970, 5, 1), deceased_on=dt.date(2027, 2, 10))]
+    )
     assert _run(app, "2027-03") == ["benefits for 2027-03: started 1, paid 1, inheritance 1"]
     with app.app_context():
         db.session.get(Resident, rid).deceased_on = dt.date(2027, 4, 20)
@@ -136,10 +158,13 @@ def test_death_stops_benefits_after_its_month_and_the_heirs_get_the_balance_once
     assert _run(app, "2027-04", "2027-05", "2027-05", "2027-06")[1:] == [
         "benefits for 2027-05: started 0, paid 0, inheritance 1",
         "benefits for 2027-05: started 0, paid 0, inheritance 0",
-        "benefits for 2027-06: started 0, paid 0, inheritance 0"]
+        "benefits for 2027-06: started 0, paid 0, inheritance 0",
+    ]
     assert [p[1].month for p in _payments(app)] == [3, 4]  # paid through the month of death
-    assert _entries(app, "inheritance_payout") == [(never_started, 2027, -BALANCE, "inheritance"),
-                                                   (rid, 2027, -(BALANCE - 2 * PENSION), "inheritance")]
+    assert _entries(app, "inheritance_payout") == [
+        (never_started, 2027, -BALANCE, "inheritance"),
+        (rid, 2027, -(BALANCE - 2 * PENSION), "inheritance"),
+    ]
     account = _account(app, rid)
     assert account["status"] == "closed" and account["balance_fen"] == 0
     assert account["by_source"]["paid_out_fen"] == BALANCE
@@ -151,15 +176,31 @@ def test_the_database_refuses_a_second_inheritance_or_payment(make_app):
         owner = factories.resident(deceased_on=dt.date(2027, 1, 5))
         at = dt.datetime(2027, 3, 1, tzinfo=UTC)
         for _ in range(2):
-            db.session.add(LedgerEntry(resident_id=owner.id, year=2027, kind="inheritance_payout",
-                                       amount_fen=-1, funder="inheritance", booked_at=at))
+            db.session.add(
+                LedgerEntry(
+                    resident_id=owner.id,
+                    year=2027,
+                    kind="inheritance_payout",
+                    amount_fen=-1,
+                    funder="inheritance",
+                    booked_at=at,
+                )
+            )
         with pytest.raises(sa.exc.IntegrityError):
             db.session.flush()
         db.session.rollback()
         owner = factories.resident()
         for _ in range(2):
-            db.session.add(BenefitPayment(resident_id=owner.id, month=dt.date(2027, 3, 1), account_pension_fen=1,
-                                          exit_subsidy_fen=2000, monthly_fen=2001, booked_at=at))
+            db.session.add(
+                BenefitPayment(
+                    resident_id=owner.id,
+                    month=dt.date(2027, 3, 1),
+                    account_pension_fen=1,
+                    exit_subsidy_fen=2000,
+                    monthly_fen=2001,
+                    booked_at=at,
+                )
+            )
         with pytest.raises(sa.exc.IntegrityError):
             db.session.flush()
 
@@ -169,8 +210,12 @@ def test_the_account_is_never_driven_below_zero(make_app):
 
     def make():
         # A pension fixed on a balance since paid out (e.g. carried over from the previous system).
-        owner = factories.resident(birth_date=OLD, receiving_basic_pension=True,
-                                   benefit_started_on=dt.date(2027, 1, 1), benefit_account_pension_fen=PENSION)
+        owner = factories.resident(
+            birth_date=OLD,
+            receiving_basic_pension=True,
+            benefit_started_on=dt.date(2027, 1, 1),
+            benefit_account_pension_fen=PENSION,
+        )
         factories.paid_order(owner, year=2021, tier_fen=1000, subsidy_fen=0)
         return [owner]
 
@@ -180,8 +225,10 @@ def test_the_account_is_never_driven_below_zero(make_app):
     assert _entries(app, "benefit_payout") == [(rid, 2027, -1000, "benefit")]  # the rest: pooled fund
 
 
-@pytest.mark.parametrize("month, message", [("2027-04", "can run from 2027-04-01"), ("2027-4x", "YYYY-MM"),
-                                            ("2020-12", "no policy standard")])
+@pytest.mark.parametrize(
+    "month, message",
+    [("2027-04", "can run from 2027-04-01"), ("2027-4x", "YYYY-MM"), ("2020-12", "no policy standard")],
+)
 def test_a_future_malformed_or_pre_scheme_month_is_refused(make_app, month, message):
     result = make_app().test_cli_runner().invoke(args=["benefits", "run", "--month", month])
     assert result.exit_code != 0 and message in result.output

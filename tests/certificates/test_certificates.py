@@ -1,4 +1,5 @@
 """Payment certificates (R13, R14): issue, availability, download, verification, rotation, revocation."""
+
 from __future__ import annotations
 
 import io
@@ -51,6 +52,7 @@ def qr_texts(image) -> list[str]:
 
 # Issuing -----------------------------------------------------------------------------------------
 
+
 def test_issue_returns_the_certificate_links(app, client):
     world = seed(app)
     certificate = issued(app, client, world)
@@ -96,8 +98,9 @@ def test_every_kind_of_paid_order_is_certified(app, client, kind):
 @pytest.mark.parametrize("body", [{}, {"year": "2027"}, {"year": 2027, "extra": 1}, {"year": 10**12}])
 def test_invalid_bodies_are_rejected(app, client, body):
     world = seed(app)
-    response = client.post(f"/api/v1/residents/{world.resident_id}/certificates", json=body,
-                           headers=auth(client, world.owner))
+    response = client.post(
+        f"/api/v1/residents/{world.resident_id}/certificates", json=body, headers=auth(client, world.owner)
+    )
     assert_problem(response, 422, "validation_error")
 
 
@@ -108,6 +111,7 @@ def test_login_comes_before_validation(app, client):
 
 
 # The fifth working day -----------------------------------------------------------------------------
+
 
 def test_one_second_before_the_fifth_working_day_is_not_yet_available(app, client):
     world = seed(app)
@@ -143,8 +147,10 @@ def test_statutory_holidays_and_adjusted_working_days_count(app, client):
     # 2025-10-01..08 are holidays, Saturday 2025-10-11 is an adjusted working day.
     world = seed(app, paid_at=at("2025-09-30T18:00:00+08:00"), year=2025)
     freeze(app, "2025-10-13T23:59:59+08:00")
-    assert assert_problem(issue(client, world, year=2025), 409, "not_yet_available")["available_at"] \
+    assert (
+        assert_problem(issue(client, world, year=2025), 409, "not_yet_available")["available_at"]
         == "2025-10-14T00:00:00+08:00"
+    )
 
 
 def test_configured_overrides_come_first(make_app, tmp_path):
@@ -173,6 +179,7 @@ def test_bad_overrides_stop_start_up(make_app, tmp_path, content):
 
 
 # Who may issue and download (R14) ----------------------------------------------------------------
+
 
 def test_a_stranger_gets_not_found(app, client):
     world = seed(app)
@@ -219,6 +226,7 @@ def test_unknown_certificate_numbers_are_not_found(app, client, number):
 
 # The QR code and the PDF -------------------------------------------------------------------------
 
+
 def test_qr_png_decodes_to_the_verify_url(app, client):
     world = seed(app)
     certificate = issued(app, client, world)
@@ -239,22 +247,41 @@ def test_pdf_shows_the_payment_and_its_qr_decodes_to_the_verify_url(app, client)
     urls = qr_texts(page.render(scale=2).to_pil())
     document.close()
     assert urls == [certificate["verify_url"]]
-    for expected in [certificate["certificate_no"], NAME, "1401**********0017", "2027年度", "1,000.00 元",
-                     "200.00 元", "50.00 元", "2027年3月2日", "微信支付", "2027年3月9日"]:
+    for expected in [
+        certificate["certificate_no"],
+        NAME,
+        "1401**********0017",
+        "2027年度",
+        "1,000.00 元",
+        "200.00 元",
+        "50.00 元",
+        "2027年3月2日",
+        "微信支付",
+        "2027年3月9日",
+    ]:
         assert expected in text, expected
     assert ID_NUMBER not in text
 
 
 # Public verification ----------------------------------------------------------------------------
 
+
 def test_verification_shows_masked_data_only(app, client):
     world = seed(app)
     certificate = issued(app, client, world)
     response = verify(client, token_of(certificate))
     assert response.get_json() == {
-        "valid": True, "status": "valid", "certificate_no": certificate["certificate_no"],
-        "name": "王*国", "id_number": "1401**********0017", "year": 2027, "amount_fen": 100_000,
-        "paid_at": "2027-03-02T10:00:00+08:00", "issued_at": AVAILABLE_AT, "revoked_at": None}
+        "valid": True,
+        "status": "valid",
+        "certificate_no": certificate["certificate_no"],
+        "name": "王*国",
+        "id_number": "1401**********0017",
+        "year": 2027,
+        "amount_fen": 100_000,
+        "paid_at": "2027-03-02T10:00:00+08:00",
+        "issued_at": AVAILABLE_AT,
+        "revoked_at": None,
+    }
     body = response.get_data(as_text=True)
     assert ID_NUMBER not in body and NAME not in body and json.dumps(NAME) not in body
 
@@ -267,9 +294,17 @@ def test_verification_needs_no_login(app, client):
 
 def _altered(token: str) -> list[str]:
     key_id, body = token.split(".")
-    flip = lambda text, i: text[:i] + ("A" if text[i] != "A" else "B") + text[i + 1:]  # noqa: E731
-    return [flip(token, 0), f"{key_id}.{flip(body, 5)}", f"{key_id}.{flip(body, len(body) - 3)}",
-            token[:-1], token + "A", token.replace(".", ""), "garbage", "a" * 2000]
+    flip = lambda text, i: text[:i] + ("A" if text[i] != "A" else "B") + text[i + 1 :]  # noqa: E731
+    return [
+        flip(token, 0),
+        f"{key_id}.{flip(body, 5)}",
+        f"{key_id}.{flip(body, len(body) - 3)}",
+        token[:-1],
+        token + "A",
+        token.replace(".", ""),
+        "garbage",
+        "a" * 2000,
+    ]
 
 
 def test_altered_or_forged_tokens_are_not_valid(app, client):
@@ -317,6 +352,7 @@ def test_the_verify_page_is_served_with_its_assets(app, client):
 
 # Key rotation -----------------------------------------------------------------------------------
 
+
 def _rotated(make_app, old_app, tmp_path, previous=True):
     """An app signing with a new key, trusting the old one when `previous`."""
     runner = old_app.test_cli_runner()
@@ -328,8 +364,7 @@ def _rotated(make_app, old_app, tmp_path, previous=True):
     return make_app(CERT_SIGNING_KEY=str(tmp_path / "new_key.pem"), **extra)
 
 
-def test_after_rotation_old_certificates_still_verify_and_new_ones_use_the_new_key(app, client, make_app,
-                                                                                   tmp_path):
+def test_after_rotation_old_certificates_still_verify_and_new_ones_use_the_new_key(app, client, make_app, tmp_path):
     world = seed(app)
     old = issued(app, client, world)
     new_app = _rotated(make_app, app, tmp_path)
@@ -357,6 +392,7 @@ def test_without_the_previous_key_old_certificates_no_longer_verify(app, client,
 def test_previous_keys_must_carry_their_own_key_id(make_app, tmp_path):
     other = Ed25519PrivateKey.generate().public_key()
     from cryptography.hazmat.primitives import serialization
+
     pem = other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     with pytest.raises(ConfigError, match="CERT_PREVIOUS_PUBLIC_KEYS"):
         make_app(CERT_PREVIOUS_PUBLIC_KEYS={"deadbeef": pem})
@@ -365,6 +401,7 @@ def test_previous_keys_must_carry_their_own_key_id(make_app, tmp_path):
 
 
 # Revocation --------------------------------------------------------------------------------------
+
 
 def test_revoked_certificates_verify_as_revoked(app, client):
     world = seed(app)
@@ -375,8 +412,9 @@ def test_revoked_certificates_verify_as_revoked(app, client):
     body = verify(client, token_of(certificate)).get_json()
     assert body["valid"] is False and body["status"] == "revoked" and body["revoked_at"] == AVAILABLE_AT
     assert body["name"] == "王*国" and body["id_number"] == "1401**********0017"
-    assert_problem(client.get(f"/api/v1/certificates/{number}.pdf", headers=auth(client, world.owner)), 404,
-                   "certificate_revoked")
+    assert_problem(
+        client.get(f"/api/v1/certificates/{number}.pdf", headers=auth(client, world.owner)), 404, "certificate_revoked"
+    )
 
 
 def test_after_revocation_the_year_can_be_issued_anew(app, client):
@@ -397,8 +435,9 @@ def test_revoking_twice_keeps_the_first_reason(app, client):
     assert again.exit_code == 0 and again.output.strip().endswith(": first")
 
 
-@pytest.mark.parametrize("args", [["SXBY-0000-0000-0000-0000", "--reason", "x"], ["whatever", "--reason", "x"],
-                                  ["SXBY-0000-0000-0000-0000"]])
+@pytest.mark.parametrize(
+    "args", [["SXBY-0000-0000-0000-0000", "--reason", "x"], ["whatever", "--reason", "x"], ["SXBY-0000-0000-0000-0000"]]
+)
 def test_revoke_refuses_unknown_numbers_and_a_missing_reason(app, args):
     result = app.test_cli_runner().invoke(args=["certificates", "revoke", *args])
     assert result.exit_code != 0
@@ -408,12 +447,14 @@ def test_revoke_refuses_a_blank_reason(app, client):
     world = seed(app)
     certificate = issued(app, client, world)
     result = app.test_cli_runner().invoke(
-        args=["certificates", "revoke", certificate["certificate_no"], "--reason", "  "])
+        args=["certificates", "revoke", certificate["certificate_no"], "--reason", "  "]
+    )
     assert result.exit_code != 0
     assert verify(client, token_of(certificate)).get_json()["valid"] is True
 
 
 # Concurrency ------------------------------------------------------------------------------------
+
 
 def test_concurrent_issues_of_one_year_create_one_certificate(app, monkeypatch):
     world = seed(app)
@@ -449,6 +490,10 @@ def test_concurrent_issues_of_one_year_create_one_certificate(app, monkeypatch):
 
 def test_openapi_documents_the_certificate_endpoints(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
-    for path in ("/api/v1/residents/{resident_id}/certificates", "/api/v1/certificates/{certificate_no}.pdf",
-                 "/api/v1/certificates/{certificate_no}/qr.png", "/api/v1/verify/{token}"):
+    for path in (
+        "/api/v1/residents/{resident_id}/certificates",
+        "/api/v1/certificates/{certificate_no}.pdf",
+        "/api/v1/certificates/{certificate_no}/qr.png",
+        "/api/v1/verify/{token}",
+    ):
         assert path in paths, path

@@ -20,6 +20,17 @@ def test_numbers_do_not_repeat_and_use_every_symbol():
 
 def test_recognises_only_the_exact_shape():
     number = new_certificate_number()
-    for text in [number.lower(), number + "\n", " " + number, number[:-1], number.replace("-", ""),
-                 number[:-1] + "I", number[:-1] + "U", "SXBZ" + number[4:], "", None, 12]:
+    for text in [
+        number.lower(),
+        number + "\n",
+        " " + number,
+        number[:-1],
+        number.replace("-", ""),
+        number[:-1] + "I",
+        number[:-1] + "U",
+        "SXBZ" + number[4:],
+        "",
+        None,
+        12,
+    ]:
         assert not is_certificate_number(text), text

@@ -30,10 +30,18 @@ def certificate(**changes) -> CertificateData:
     number = new_certificate_number()
     token = sign_token(SIGNING_KEY, key_id_of(SIGNING_KEY.public_key()), number)
     data = CertificateData(
-        certificate_no=number, holder_name="王建国", id_number=ID_NUMBER, region_name="太原市小店区",
-        year=2027, amount_fen=100_000, government_subsidy_fen=20_000, paid_on=dt.date(2027, 3, 2),
-        channel="bank_app", issued_on=dt.date(2027, 3, 10),
-        verify_url=f"http://127.0.0.1:8000/verify/{token}")
+        certificate_no=number,
+        holder_name="王建国",
+        id_number=ID_NUMBER,
+        region_name="太原市小店区",
+        year=2027,
+        amount_fen=100_000,
+        government_subsidy_fen=20_000,
+        paid_on=dt.date(2027, 3, 2),
+        channel="bank_app",
+        issued_on=dt.date(2027, 3, 10),
+        verify_url=f"http://127.0.0.1:8000/verify/{token}",
+    )
     return dataclasses.replace(data, **changes)
 
 
@@ -63,9 +71,22 @@ def test_one_a4_page(data):
 
 
 def test_text_shows_the_facts_with_the_id_number_masked(data, text):
-    for expected in [TITLE, data.certificate_no, "王建国", "1401**********0017", "太原市小店区",
-                     "2027年度", "1,000.00 元", "200.00 元", "集体补助", "50.00 元", "1,250.00 元",
-                     "2027年3月2日", "手机银行", "2027年3月10日"]:
+    for expected in [
+        TITLE,
+        data.certificate_no,
+        "王建国",
+        "1401**********0017",
+        "太原市小店区",
+        "2027年度",
+        "1,000.00 元",
+        "200.00 元",
+        "集体补助",
+        "50.00 元",
+        "1,250.00 元",
+        "2027年3月2日",
+        "手机银行",
+        "2027年3月10日",
+    ]:
         assert expected in text, expected
     assert ID_NUMBER not in text and ID_NUMBER[4:14] not in text
 
@@ -97,8 +118,7 @@ def test_rows_without_collective_subsidy():
 
 
 def test_already_masked_id_number_stays_masked():
-    assert dict(certificate_rows(certificate(id_number="1401**********0017")))["公民身份号码"] == \
-        "1401**********0017"
+    assert dict(certificate_rows(certificate(id_number="1401**********0017")))["公民身份号码"] == "1401**********0017"
 
 
 @pytest.mark.parametrize("code", sorted(CHANNEL_LABELS))
@@ -111,11 +131,20 @@ def test_unknown_channel_is_shown_as_is():
     assert dict(certificate_rows(certificate(channel="cash")))["缴费渠道"] == "cash"
 
 
-@pytest.mark.parametrize("fen, text", [
-    (0, "0.00 元"), (5, "0.05 元"), (70, "0.70 元"), (100, "1.00 元"), (20_000, "200.00 元"),
-    (100_000, "1,000.00 元"), (500_000, "5,000.00 元"), (123_456_789, "1,234,567.89 元"),
-    (-1_050, "-10.50 元"),
-])
+@pytest.mark.parametrize(
+    "fen, text",
+    [
+        (0, "0.00 元"),
+        (5, "0.05 元"),
+        (70, "0.70 元"),
+        (100, "1.00 元"),
+        (20_000, "200.00 元"),
+        (100_000, "1,000.00 元"),
+        (500_000, "5,000.00 元"),
+        (123_456_789, "1,234,567.89 元"),
+        (-1_050, "-10.50 元"),
+    ],
+)
 def test_format_yuan(fen, text):
     assert format_yuan(fen) == text
 

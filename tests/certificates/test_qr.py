@@ -7,13 +7,14 @@ from PIL import Image
 
 from miniapp_api.certificates.qr import qr_png
 
-URL = ("http://127.0.0.1:8000/verify/3f9a0c1e.FxR310L6Tko2dFEckCbxpGk4KYV0-Cr37PpRSlRAP6H1hh0BTRM39d"
-       "mXiVCUcCejtcBRnZVKmCTJ9X9FbR_7DVNYQlktSEcwRC1BTU5BLVgwU00tVkRSWg")
+URL = (
+    "http://127.0.0.1:8000/verify/3f9a0c1e.FxR310L6Tko2dFEckCbxpGk4KYV0-Cr37PpRSlRAP6H1hh0BTRM39d"
+    "mXiVCUcCejtcBRnZVKmCTJ9X9FbR_7DVNYQlktSEcwRC1BTU5BLVgwU00tVkRSWg"
+)
 
 
 def decode(image: Image.Image) -> list[str]:
-    return [result.text for result in zxingcpp.read_barcodes(image)
-            if result.format == zxingcpp.BarcodeFormat.QRCode]
+    return [result.text for result in zxingcpp.read_barcodes(image) if result.format == zxingcpp.BarcodeFormat.QRCode]
 
 
 def test_png_decodes_back_to_the_url():

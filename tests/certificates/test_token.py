@@ -45,29 +45,52 @@ def test_token_body_ends_in_a_character_with_unused_bits(token):
     """The tamper test below really covers the base64url trailing-bits trap."""
     body = token.split(".")[1]
     assert len(body) % 4 != 0
-    assert sum(base64.urlsafe_b64decode(body[:-1] + c + "==") == base64.urlsafe_b64decode(body + "==")
-               for c in ALPHABET if c != body[-1]) > 0
+    assert (
+        sum(
+            base64.urlsafe_b64decode(body[:-1] + c + "==") == base64.urlsafe_b64decode(body + "==")
+            for c in ALPHABET
+            if c != body[-1]
+        )
+        > 0
+    )
 
 
 def test_changing_any_character_invalidates_the_token(keys, token):
     for position, original in enumerate(token):
         for replacement in ALPHABET + ".":
             if replacement != original:
-                altered = token[:position] + replacement + token[position + 1:]
+                altered = token[:position] + replacement + token[position + 1 :]
                 assert verify_token(keys, altered) is None, (position, replacement)
 
 
 def test_dropping_or_adding_a_character_invalidates_the_token(keys, token):
     for position in range(len(token)):
-        assert verify_token(keys, token[:position] + token[position + 1:]) is None
+        assert verify_token(keys, token[:position] + token[position + 1 :]) is None
     for position in range(len(token) + 1):
         assert verify_token(keys, token[:position] + "A" + token[position:]) is None
 
 
-@pytest.mark.parametrize("garbage", [
-    "", ".", "..", "abc", "abcd1234.", ".AAAA", "abcd1234.====", "abcd1234.AAAA=", "a.b.c",
-    "abcd1234.AAAA\n", "abcd1234.ä", "x" * 5000, "\x00", None, 42, b"abcd1234.AAAA",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        ".",
+        "..",
+        "abc",
+        "abcd1234.",
+        ".AAAA",
+        "abcd1234.====",
+        "abcd1234.AAAA=",
+        "a.b.c",
+        "abcd1234.AAAA\n",
+        "abcd1234.ä",
+        "x" * 5000,
+        "\x00",
+        None,
+        42,
+        b"abcd1234.AAAA",
+    ],
+)
 def test_garbage_is_refused_without_raising(keys, garbage):
     assert verify_token(keys, garbage) is None
 
@@ -135,7 +158,10 @@ def test_load_refuses_other_key_types(tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ec
 
     path = tmp_path / "ec.pem"
-    path.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     with pytest.raises(TypeError):
         load_private_key(path)

@@ -1,4 +1,5 @@
 """The verification page the QR code opens, in headless Chromium (Playwright) against the real app over HTTP."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,14 @@ from tests.support.live_server import serve
 from tests.support.skipping import unavailable
 
 pytestmark = pytest.mark.slow
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def chromium_path() -> str | None:

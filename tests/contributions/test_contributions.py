@@ -1,4 +1,5 @@
 """Contribution options and orders (API.md 'Contributions', POLICY.md R2–R8) through the API and sandbox."""
+
 import datetime as dt
 import uuid
 
@@ -12,8 +13,11 @@ from tests.support.miniapp import verified
 
 
 def _post(client, headers, resident_id, body, key=None):
-    return client.post(f"/api/v1/residents/{resident_id}/contributions", json=body,
-                       headers={**headers, "Idempotency-Key": key or uuid.uuid4().hex})
+    return client.post(
+        f"/api/v1/residents/{resident_id}/contributions",
+        json=body,
+        headers={**headers, "Idempotency-Key": key or uuid.uuid4().hex},
+    )
 
 
 NORMAL = {"year": 2027, "tier_fen": 100000, "kind": "normal"}
@@ -83,20 +87,26 @@ def test_pending_order_expires_after_30_minutes(make_app):
     client = app.test_client()
     headers, me = verified(client, "ordinary_1966")
     order_no = _post(client, headers, me["resident_id"], NORMAL).get_json()["order_no"]
-    later = make_app(APP_NOW="2027-03-02T10:30:01+08:00", DATABASE_URL=app.config["DATABASE_URL"],
-                     SECRET_KEY=app.config["SECRET_KEY"]).test_client()
+    later = make_app(
+        APP_NOW="2027-03-02T10:30:01+08:00",
+        DATABASE_URL=app.config["DATABASE_URL"],
+        SECRET_KEY=app.config["SECRET_KEY"],
+    ).test_client()
     assert later.get(f"/api/v1/orders/{order_no}", headers=headers).get_json()["status"] == "expired"
     assert _post(later, headers, me["resident_id"], NORMAL).status_code == 201
 
 
-@pytest.mark.parametrize("key, body, status, code", [
-    ("ordinary_1975", {**NORMAL, "tier_fen": 150000}, 422, "invalid_tier"),
-    ("unpaid_1980", NORMAL, 409, "basic_pension_unpaid"),
-    ("corrected_today", NORMAL, 409, "registration_updated_today"),
-    ("ordinary_1975", {**NORMAL, "year": 2026}, 409, "not_allowed"),
-    ("ordinary_1975", {"year": 2027, "tier_fen": 100000, "kind": "back_payment"}, 409, "not_allowed"),
-    ("ordinary_1975", {"year": 2027, "tier_fen": 100000, "kind": "lump_sum", "years": 3}, 409, "not_allowed"),
-])
+@pytest.mark.parametrize(
+    "key, body, status, code",
+    [
+        ("ordinary_1975", {**NORMAL, "tier_fen": 150000}, 422, "invalid_tier"),
+        ("unpaid_1980", NORMAL, 409, "basic_pension_unpaid"),
+        ("corrected_today", NORMAL, 409, "registration_updated_today"),
+        ("ordinary_1975", {**NORMAL, "year": 2026}, 409, "not_allowed"),
+        ("ordinary_1975", {"year": 2027, "tier_fen": 100000, "kind": "back_payment"}, 409, "not_allowed"),
+        ("ordinary_1975", {"year": 2027, "tier_fen": 100000, "kind": "lump_sum", "years": 3}, 409, "not_allowed"),
+    ],
+)
 def test_rule_refusals(client, key, body, status, code):
     headers, me = verified(client, key)
     response = _post(client, headers, me["resident_id"], body)
@@ -118,6 +128,7 @@ def test_already_paid_year(app, client):
     headers, me = verified(client, "ordinary_1975")
     with app.app_context():
         from models import Resident
+
         resident = db.session.scalar(db.select(Resident).where(Resident.public_id == me["resident_id"]))
         factories.paid_order(resident, year=2027)
         db.session.commit()
@@ -127,23 +138,28 @@ def test_already_paid_year(app, client):
 
 def test_back_payment_has_no_subsidy(client):
     headers, me = verified(client, "ordinary_1975")
-    body = _post(client, headers, me["resident_id"],
-                 {"year": 2023, "tier_fen": 50000, "kind": "back_payment"}).get_json()
+    body = _post(
+        client, headers, me["resident_id"], {"year": 2023, "tier_fen": 50000, "kind": "back_payment"}
+    ).get_json()
     assert body["amount_fen"] == 50000 and body["subsidy_fen"] == 0 and body["collective_subsidy_fen"] == 0
 
 
 def test_lump_sum_for_someone_already_65_in_2021(client):
     headers, me = verified(client, "elder_1950")
-    body = _post(client, headers, me["resident_id"],
-                 {"year": 2027, "tier_fen": 20000, "kind": "lump_sum", "years": 15}).get_json()
+    body = _post(
+        client, headers, me["resident_id"], {"year": 2027, "tier_fen": 20000, "kind": "lump_sum", "years": 15}
+    ).get_json()
     assert body["amount_fen"] == 300000 and body["subsidy_fen"] == 0
 
 
-@pytest.mark.parametrize("now, opens_at", [
-    ("2027-03-26T00:00:00+08:00", "2027-04-01T00:00:00+08:00"),
-    ("2027-03-25T16:30:00+00:00", "2027-04-01T00:00:00+08:00"),
-    ("2027-07-01T09:00:00+08:00", "2028-01-01T00:00:00+08:00"),
-])
+@pytest.mark.parametrize(
+    "now, opens_at",
+    [
+        ("2027-03-26T00:00:00+08:00", "2027-04-01T00:00:00+08:00"),
+        ("2027-03-25T16:30:00+00:00", "2027-04-01T00:00:00+08:00"),
+        ("2027-07-01T09:00:00+08:00", "2028-01-01T00:00:00+08:00"),
+    ],
+)
 def test_window_closed_says_when_it_opens(make_app, now, opens_at):
     client = make_app(APP_NOW=now).test_client()
     headers, me = verified(client, "ordinary_1975")
@@ -161,19 +177,33 @@ def test_tax_bureau_down_leaves_nothing_behind(make_app):
     assert count(app, Order) == 0 and count(app, IdempotencyRecord) == 0
 
 
-@pytest.mark.parametrize("body", [
-    {"year": "2027", "tier_fen": 100000, "kind": "normal"},
-    {"year": 2027, "tier_fen": -100000, "kind": "normal"},
-    {"year": 2027, "tier_fen": 1000.5, "kind": "normal"},
-    {"year": 2027, "tier_fen": "100000", "kind": "normal"},
-    {"year": 2027, "tier_fen": True, "kind": "normal"},
-    {"year": 2027, "tier_fen": 100000, "kind": "sponsorship"},
-    {"year": 2027, "tier_fen": 100000},
-    {"year": 2027, "tier_fen": 100000, "kind": "normal", "surprise": 1},
-    {"year": 2027, "tier_fen": 100000, "kind": "lump_sum", "years": 16},
-    [],
-], ids=["year-string", "negative", "fractional", "amount-string", "bool", "unknown-kind", "missing-kind",
-        "unknown-field", "too-many-years", "not-an-object"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"year": "2027", "tier_fen": 100000, "kind": "normal"},
+        {"year": 2027, "tier_fen": -100000, "kind": "normal"},
+        {"year": 2027, "tier_fen": 1000.5, "kind": "normal"},
+        {"year": 2027, "tier_fen": "100000", "kind": "normal"},
+        {"year": 2027, "tier_fen": True, "kind": "normal"},
+        {"year": 2027, "tier_fen": 100000, "kind": "sponsorship"},
+        {"year": 2027, "tier_fen": 100000},
+        {"year": 2027, "tier_fen": 100000, "kind": "normal", "surprise": 1},
+        {"year": 2027, "tier_fen": 100000, "kind": "lump_sum", "years": 16},
+        [],
+    ],
+    ids=[
+        "year-string",
+        "negative",
+        "fractional",
+        "amount-string",
+        "bool",
+        "unknown-kind",
+        "missing-kind",
+        "unknown-field",
+        "too-many-years",
+        "not-an-object",
+    ],
+)
 def test_bad_bodies_are_422_and_write_nothing(app, client, body):
     headers, me = verified(client, "ordinary_1975")
     response = _post(client, headers, me["resident_id"], body)
@@ -183,8 +213,12 @@ def test_bad_bodies_are_422_and_write_nothing(app, client, body):
 
 def test_non_utf8_body_is_422(app, client):
     headers, me = verified(client, "ordinary_1975")
-    response = client.post(f"/api/v1/residents/{me['resident_id']}/contributions", data=b'{"year": "\xff"}',
-                           content_type="application/json", headers={**headers, "Idempotency-Key": "x"})
+    response = client.post(
+        f"/api/v1/residents/{me['resident_id']}/contributions",
+        data=b'{"year": "\xff"}',
+        content_type="application/json",
+        headers={**headers, "Idempotency-Key": "x"},
+    )
     assert response.status_code == 422 and count(app, Order) == 0
 
 
@@ -204,7 +238,11 @@ def test_a_replay_needs_no_counterpart(make_app):
     client = app.test_client()
     headers, me = verified(client, "ordinary_1975")
     first = _post(client, headers, me["resident_id"], NORMAL, key="k-offline")
-    offline = make_app(AGENCY_API_BASE="http://127.0.0.1:9/agency", TAX_API_BASE="http://127.0.0.1:9/tax",
-                       DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"])
+    offline = make_app(
+        AGENCY_API_BASE="http://127.0.0.1:9/agency",
+        TAX_API_BASE="http://127.0.0.1:9/tax",
+        DATABASE_URL=app.config["DATABASE_URL"],
+        SECRET_KEY=app.config["SECRET_KEY"],
+    )
     again = _post(offline.test_client(), headers, me["resident_id"], NORMAL, key="k-offline")
     assert again.status_code == 201 and again.get_json() == first.get_json()

@@ -1,4 +1,5 @@
 """`flask --app wsgi proxy-payments --year Y` (POLICY.md R7): once per hardship resident and year."""
+
 import sqlalchemy as sa
 
 from models import Order, db
@@ -7,8 +8,9 @@ from tests.support.miniapp import verified
 
 def _proxy_orders(app):
     with app.app_context():
-        return db.session.execute(sa.select(Order.kind, Order.payer, Order.amount_fen, Order.subsidy_fen)
-                                  .where(Order.kind == "proxy")).all()
+        return db.session.execute(
+            sa.select(Order.kind, Order.payer, Order.amount_fen, Order.subsidy_fen).where(Order.kind == "proxy")
+        ).all()
 
 
 def test_proxy_orders_are_created_once(app):

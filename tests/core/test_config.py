@@ -1,4 +1,5 @@
 """Configuration: production refuses weak or missing secrets and a frozen clock; URLs are normalised."""
+
 import datetime as dt
 
 import pytest
@@ -8,10 +9,19 @@ from miniapp_api.core.config import ConfigError, database_uri
 
 
 def _production(keys, **overrides):
-    config = {"APP_ENV": "production", "DATABASE_URL": "sqlite://", "WECHAT_API_BASE": "https://wx",
-              "WECHAT_APPID": "a", "WECHAT_SECRET": "s", "IDENTITY_API_BASE": "https://id",
-              "AGENCY_API_BASE": "https://ag", "TAX_API_BASE": "https://tax", "TAX_API_KEY": "k",
-              "PUBLIC_BASE_URL": "https://pension.example", **keys}
+    config = {
+        "APP_ENV": "production",
+        "DATABASE_URL": "sqlite://",
+        "WECHAT_API_BASE": "https://wx",
+        "WECHAT_APPID": "a",
+        "WECHAT_SECRET": "s",
+        "IDENTITY_API_BASE": "https://id",
+        "AGENCY_API_BASE": "https://ag",
+        "TAX_API_BASE": "https://tax",
+        "TAX_API_KEY": "k",
+        "PUBLIC_BASE_URL": "https://pension.example",
+        **keys,
+    }
     config.update(overrides)
     return {key: value for key, value in config.items() if value is not None}
 
@@ -22,8 +32,9 @@ def test_production_starts_with_every_secret(keys, monkeypatch):
     assert app.config["APP_ENV"] == "production"
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ID_ENCRYPTION_KEY", "CERT_SIGNING_KEY",
-                                     "TAX_PUBLIC_KEYS", "DATABASE_URL", "TAX_API_KEY"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "ID_ENCRYPTION_KEY", "CERT_SIGNING_KEY", "TAX_PUBLIC_KEYS", "DATABASE_URL", "TAX_API_KEY"]
+)
 def test_production_refuses_missing_secret(keys, missing):
     with pytest.raises(ConfigError, match=missing):
         create_app(_production(keys, **{missing: None}))
@@ -50,11 +61,14 @@ def test_development_generates_keys_under_instance(tmp_path, monkeypatch):
     assert (tmp_path / "cert_signing_key.pem").exists() and (tmp_path / "tax_public_keys.json").exists()
 
 
-@pytest.mark.parametrize("url, uri", [
-    ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
-    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
-    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
-])
+@pytest.mark.parametrize(
+    "url, uri",
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
 def test_database_url_uses_psycopg(url, uri):
     assert database_uri(url) == uri
 
@@ -63,6 +77,7 @@ def test_app_now_freezes_the_clock(make_app):
     app = make_app(APP_NOW="2027-06-25T23:59:59+08:00")
     with app.app_context():
         from miniapp_api.core.clock import clock
+
         assert clock().now() == dt.datetime.fromisoformat("2027-06-25T23:59:59+08:00")
         assert clock().today() == dt.date(2027, 6, 25)
 

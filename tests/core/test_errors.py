@@ -1,4 +1,5 @@
 """Every error is RFC 9457 problem+json with a stable code; a 500 shows no stack trace."""
+
 import json
 import logging
 
@@ -42,12 +43,15 @@ def probe_app(make_app):
     return app
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "amount_fen"),
-    ({"amount_fen": "100"}, "amount_fen"),
-    ({"amount_fen": 1.5}, "amount_fen"),
-    ({"amount_fen": 100, "extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "amount_fen"),
+        ({"amount_fen": "100"}, "amount_fen"),
+        ({"amount_fen": 1.5}, "amount_fen"),
+        ({"amount_fen": 100, "extra": 1}, "extra"),
+    ],
+)
 def test_bad_body_is_422_with_field_errors(probe_app, body, field):
     response = probe_app.test_client().post("/api/v1/probe/echo", json=body)
     assert field in assert_problem(response, 422, "validation_error")["errors"]
@@ -55,8 +59,7 @@ def test_bad_body_is_422_with_field_errors(probe_app, body, field):
 
 @pytest.mark.parametrize("raw", [b"\xff\xfe{", b"{not json", b"[1, 2"])
 def test_undecodable_body_is_422(probe_app, raw):
-    response = probe_app.test_client().post("/api/v1/probe/echo", data=raw,
-                                            content_type="application/json")
+    response = probe_app.test_client().post("/api/v1/probe/echo", data=raw, content_type="application/json")
     assert "_body" in assert_problem(response, 422, "validation_error")["errors"]
 
 

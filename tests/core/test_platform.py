@@ -1,4 +1,5 @@
 """Health, OpenAPI, the API page, structured logs and the migrations."""
+
 import json
 import logging
 import re
@@ -26,8 +27,11 @@ def test_openapi_document_is_served(client):
 def test_openapi_documents_every_api_route_from_its_schemas(app, client):
     spec = client.get("/api/v1/openapi.json").get_json()
     documented = set(spec["paths"])
-    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
-              if rule.rule.startswith("/api/v1/") and rule.endpoint not in ("api-docs.openapi_json", "docs.api_docs")}
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/") and rule.endpoint not in ("api-docs.openapi_json", "docs.api_docs")
+    }
     assert routes <= documented, routes - documented
     contributions = spec["paths"]["/api/v1/residents/{resident_id}/contributions"]["post"]
     body = contributions["requestBody"]["content"]["application/json"]["schema"]
@@ -57,6 +61,7 @@ def test_tracebacks_are_masked_too():
         raise ValueError("140105195809120017")
     except ValueError:
         import sys
+
         line = _formatted("failed", exc_info=sys.exc_info())
     assert "140105195809120017" not in line["exception"] and "1401**********0017" in line["exception"]
 
@@ -67,6 +72,7 @@ def test_masking_leaves_other_numbers_alone():
 
 def test_migrations_built_every_table(app):
     from models import db
+
     with app.app_context():
         tables = set(sa.inspect(db.engine).get_table_names())
     assert set(db.metadata.tables) <= tables
@@ -74,6 +80,7 @@ def test_migrations_built_every_table(app):
 
 def test_ledger_refuses_update_and_delete_in_the_database(app):
     from models import db
+
     with app.app_context():
         for statement in ("UPDATE ledger_entries SET amount_fen = 1", "DELETE FROM ledger_entries"):
             _insert_one_entry(db)
@@ -88,14 +95,21 @@ def test_ledger_refuses_update_and_delete_in_the_database(app):
 
 
 def _insert_one_entry(db):
-    resident_id = db.session.execute(sa.text(
-        "INSERT INTO residents (public_id, id_number_encrypted, id_number_index, name, gender, birth_date,"
-        " region_code, region_name, categories, supporter_capable, receiving_basic_pension, registry_synced_at)"
-        " VALUES ('r_1', 'x', 'i', 'n', 'M', '1960-01-01', '140105', 'r', '[]', true, false, '2027-01-01 00:00:00')"
-        " RETURNING id")).scalar_one()
-    db.session.execute(sa.text(
-        "INSERT INTO ledger_entries (resident_id, year, kind, amount_fen, funder, booked_at)"
-        " VALUES (:r, 2027, 'personal', 100, 'self', '2027-01-01 00:00:00')"), {"r": resident_id})
+    resident_id = db.session.execute(
+        sa.text(
+            "INSERT INTO residents (public_id, id_number_encrypted, id_number_index, name, gender, birth_date,"
+            " region_code, region_name, categories, supporter_capable, receiving_basic_pension, registry_synced_at)"
+            " VALUES ('r_1', 'x', 'i', 'n', 'M', '1960-01-01', '140105', 'r', '[]', true, false, '2027-01-01 00:00:00')"
+            " RETURNING id"
+        )
+    ).scalar_one()
+    db.session.execute(
+        sa.text(
+            "INSERT INTO ledger_entries (resident_id, year, kind, amount_fen, funder, booked_at)"
+            " VALUES (:r, 2027, 'personal', 100, 'self', '2027-01-01 00:00:00')"
+        ),
+        {"r": resident_id},
+    )
 
 
 def test_migrations_match_the_models(app):
@@ -104,6 +118,7 @@ def test_migrations_match_the_models(app):
     from alembic.migration import MigrationContext
 
     from models import db
+
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, db.metadata) == []

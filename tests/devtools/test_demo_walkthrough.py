@@ -5,6 +5,7 @@ clock, and the day the payment's certificate becomes available) and `flask --app
 started as subprocesses on free ports, with their secrets and SQLite database in a temporary folder.
 Every wait is bounded; every process is stopped in a `finally`.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,6 @@ PEOPLE = demo_data.DEMO_RESIDENTS + demo_data.UNENROLLED
 # --- Processes ------------------------------------------------------------------------------------
 
 
-
 def flask(*args: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
 
@@ -54,18 +54,32 @@ def flask(*args: str) -> list[str]:
 def base_environment(tmp_path: Path) -> dict[str, str]:
     """This environment without any of the app's variables, plus secrets made in `tmp_path`."""
     keys = tmp_path / "keys"
-    env = {k: v for k, v in os.environ.items()
-           if k not in configuration.ENV_KEYS and not k.startswith(("FLASK_", "SANDBOX_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in configuration.ENV_KEYS and not k.startswith(("FLASK_", "SANDBOX_"))
+    }
     env.update({name: make(keys) for name, make in devkeys.GENERATORS.items()})
-    env.update(SANDBOX_TAX_PRIVATE_KEY=str(devkeys.sandbox_tax_private_key(keys)), PYTHONUNBUFFERED="1",
-               DATABASE_URL=f"sqlite:///{tmp_path / 'walkthrough.sqlite3'}", POLICY_FILE=str(DEMO_POLICY))
+    env.update(
+        SANDBOX_TAX_PRIVATE_KEY=str(devkeys.sandbox_tax_private_key(keys)),
+        PYTHONUNBUFFERED="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'walkthrough.sqlite3'}",
+        POLICY_FILE=str(DEMO_POLICY),
+    )
     return env
 
 
 def api_environment(env: dict[str, str], now: str, api: str, sandbox: str) -> dict[str, str]:
-    return {**env, "APP_ENV": "development", "APP_NOW": now, "PUBLIC_BASE_URL": api,
-            "WECHAT_API_BASE": f"{sandbox}/wechat", "IDENTITY_API_BASE": f"{sandbox}/identity",
-            "AGENCY_API_BASE": f"{sandbox}/agency", "TAX_API_BASE": f"{sandbox}/tax"}
+    return {
+        **env,
+        "APP_ENV": "development",
+        "APP_NOW": now,
+        "PUBLIC_BASE_URL": api,
+        "WECHAT_API_BASE": f"{sandbox}/wechat",
+        "IDENTITY_API_BASE": f"{sandbox}/identity",
+        "AGENCY_API_BASE": f"{sandbox}/agency",
+        "TAX_API_BASE": f"{sandbox}/tax",
+    }
 
 
 @dataclass
@@ -81,8 +95,9 @@ class Server:
 def start(name: str, args: list[str], env: dict[str, str], folder: Path, **popen) -> Server:
     log = folder / f"{name}.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, **popen)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, **popen
+        )
     return Server(name, process, log)
 
 
@@ -123,13 +138,18 @@ def running_servers(tmp_path: Path) -> Iterator[Urls]:
     env = base_environment(tmp_path)
     api_env = api_environment(env, NOW, urls.api, urls.sandbox)
     later_env = {**api_env, "APP_NOW": CERTIFICATE_DAY}
-    upgrade = subprocess.run(flask("db", "upgrade"), cwd=ROOT, env=api_env, capture_output=True, text=True,
-                             timeout=120)
+    upgrade = subprocess.run(flask("db", "upgrade"), cwd=ROOT, env=api_env, capture_output=True, text=True, timeout=120)
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
     servers: list[Server] = []
     try:
-        servers.append(start("sandbox", flask("sandbox", "--port", str(ports[2]), "--speedup", str(SPEEDUP),
-                                              "--clock-frozen"), api_env, tmp_path))
+        servers.append(
+            start(
+                "sandbox",
+                flask("sandbox", "--port", str(ports[2]), "--speedup", str(SPEEDUP), "--clock-frozen"),
+                api_env,
+                tmp_path,
+            )
+        )
         run = ("run", "--host", "127.0.0.1", "--no-reload", "--no-debugger", "--with-threads", "--port")
         servers.append(start("api", flask(*run, str(ports[0])), api_env, tmp_path))
         servers.append(start("api-later", flask(*run, str(ports[1])), later_env, tmp_path))
@@ -144,6 +164,7 @@ def running_servers(tmp_path: Path) -> Iterator[Urls]:
 
 # --- HTTP steps -----------------------------------------------------------------------------------
 
+
 def wait_until(what: str, probe: Callable[[], object], timeout: float = WAIT_TIMEOUT):
     return waiting.wait_until(probe, timeout, what)
 
@@ -156,8 +177,13 @@ class Client:
         self.headers: dict[str, str] = {}
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        response = requests.request(method, f"{self.base}{path}", headers={**self.headers, **kwargs.pop("headers", {})},
-                                    timeout=HTTP_TIMEOUT, **kwargs)
+        response = requests.request(
+            method,
+            f"{self.base}{path}",
+            headers={**self.headers, **kwargs.pop("headers", {})},
+            timeout=HTTP_TIMEOUT,
+            **kwargs,
+        )
         if "json" in response.headers.get("Content-Type", ""):  # names arrive \u-escaped
             text = json.dumps(response.json(), ensure_ascii=False)
         else:
@@ -199,8 +225,9 @@ class Client:
         return response.json()
 
     def contribute(self, resident_id: str, body: dict) -> dict:
-        response = self.post(f"/api/v1/residents/{resident_id}/contributions", json=body,
-                             headers={"Idempotency-Key": uuid.uuid4().hex})
+        response = self.post(
+            f"/api/v1/residents/{resident_id}/contributions", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -218,6 +245,7 @@ def delivered(sandbox: str, order_no: str, count: int) -> list[dict] | None:
 
 
 # --- The walkthrough with requests ----------------------------------------------------------------
+
 
 def test_walkthrough_over_http(tmp_path):
     with running_servers(tmp_path) as urls:
@@ -257,8 +285,14 @@ def test_walkthrough_over_http(tmp_path):
 
         # Link the child to her father, who lists her as supporter: active at once.
         parent_person = demo_data.by_key("parent_1958")
-        response = child.post("/api/v1/family/links", json={
-            "parent_id_number": parent_person["id_number"], "parent_name": parent_person["name"], "relation": "child"})
+        response = child.post(
+            "/api/v1/family/links",
+            json={
+                "parent_id_number": parent_person["id_number"],
+                "parent_name": parent_person["name"],
+                "relation": "child",
+            },
+        )
         assert response.status_code == 201, response.text
         link = response.json()
         assert link["status"] == "active" and link["parent"]["name"] == "王*国"
@@ -271,16 +305,21 @@ def test_walkthrough_over_http(tmp_path):
         parent_options = child.get(f"/api/v1/residents/{parent_id}/contribution-options").json()
         assert 2023 in parent_options["back_payment"]["years"]
         parent_before = child.account(parent_id)
-        assert sandbox_call("POST", f"{urls.sandbox}/tax/control/faults",
-                            json={"duplicate_next": 1}).json()["duplicate_next"] == 1
+        assert (
+            sandbox_call("POST", f"{urls.sandbox}/tax/control/faults", json={"duplicate_next": 1}).json()[
+                "duplicate_next"
+            ]
+            == 1
+        )
         parent_order = child.contribute(parent_id, {"year": 2023, "tier_fen": 50000, "kind": "back_payment"})
         sandbox_call("POST", f"{urls.sandbox}/tax/pay/{parent_order['order_no']}", json={"channel": "bank_app"})
         both = wait_until("the duplicated delivery", lambda: delivered(urls.sandbox, parent_order["order_no"], 2))
         assert [(a["attempt"], a["status"], a["duplicate"]) for a in both] == [(1, 200, False), (1, 200, True)]
         shown = child.order(parent_order["order_no"])
         assert shown["status"] == "paid" and shown["payer"] == "supporter" and shown["resident_id"] == parent_id
-        credited = (parent_order["amount_fen"] + parent_order["subsidy_fen"]
-                    + parent_order.get("collective_subsidy_fen", 0))
+        credited = (
+            parent_order["amount_fen"] + parent_order["subsidy_fen"] + parent_order.get("collective_subsidy_fen", 0)
+        )
         entries = child.ledger_of(parent_id, parent_order["order_no"])
         assert len({e["kind"] for e in entries}) == len(entries) and sum(e["amount_fen"] for e in entries) == credited
         parent_after = child.account(parent_id)
@@ -314,17 +353,33 @@ def test_walkthrough_over_http(tmp_path):
 
 # --- The demo command and its printed walkthrough -------------------------------------------------
 
-@pytest.mark.skipif(not (shutil.which("bash") and shutil.which("curl")),
-                    reason="the printed walkthrough needs bash and curl")
+
+@pytest.mark.skipif(
+    not (shutil.which("bash") and shutil.which("curl")), reason="the printed walkthrough needs bash and curl"
+)
 def test_demo_command_prints_a_walkthrough_that_works(tmp_path):
     ports = [free_port() for _ in range(3)]
     env = base_environment(tmp_path)  # DATABASE_URL set: the demo leaves instance/demo.sqlite3 alone
-    args = flask("demo", "--port", str(ports[0]), "--sandbox-port", str(ports[1]), "--later-port", str(ports[2]),
-                 "--speedup", str(SPEEDUP), "--logs", str(tmp_path / "demo-logs"))
+    args = flask(
+        "demo",
+        "--port",
+        str(ports[0]),
+        "--sandbox-port",
+        str(ports[1]),
+        "--later-port",
+        str(ports[2]),
+        "--speedup",
+        str(SPEEDUP),
+        "--logs",
+        str(tmp_path / "demo-logs"),
+    )
     demo = start("demo", args, env, tmp_path, start_new_session=True)
     try:
-        output = wait_until("the demo to start", lambda: "Ctrl-C stops" in demo.log.read_text(errors="replace")
-                            and demo.log.read_text(errors="replace"), timeout=START_TIMEOUT)
+        output = wait_until(
+            "the demo to start",
+            lambda: "Ctrl-C stops" in demo.log.read_text(errors="replace") and demo.log.read_text(errors="replace"),
+            timeout=START_TIMEOUT,
+        )
         assert demo.process.poll() is None, demo.log_tail()
         lines = output.splitlines()
         first = next(i for i, line in enumerate(lines) if line.startswith("# 0."))
@@ -332,8 +387,15 @@ def test_demo_command_prints_a_walkthrough_that_works(tmp_path):
         script = "\n".join(lines[first:last])
         assert f"API=http://127.0.0.1:{ports[0]} SANDBOX=http://127.0.0.1:{ports[1]}" in script
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])  # our python3 first
-        walk = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=120, stdin=subprocess.DEVNULL, env={**os.environ, "PATH": path})
+        walk = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", script],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PATH": path},
+        )
         assert walk.returncode == 0, walk.stdout + walk.stderr
         printed = walk.stdout
         assert '"code": "not_yet_available"' in printed and '"valid": true' in printed
@@ -353,6 +415,7 @@ def test_demo_command_prints_a_walkthrough_that_works(tmp_path):
 
 
 def test_docs_show_the_walkthrough_the_demo_prints():
-    printed = walkthrough("http://127.0.0.1:8000", "http://127.0.0.1:8001", "http://127.0.0.1:8002",
-                          CERTIFICATE_DAY, 2027)
+    printed = walkthrough(
+        "http://127.0.0.1:8000", "http://127.0.0.1:8001", "http://127.0.0.1:8002", CERTIFICATE_DAY, 2027
+    )
     assert printed in (ROOT / "docs" / "demo.md").read_text(encoding="utf-8")

@@ -1,4 +1,5 @@
 """Family links through the API and the sandbox (API.md 'Family', POLICY.md R9, R14)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -190,10 +191,18 @@ def _bad_check_digit(number: str) -> str:
 PARENT_NUMBER = demo_data.by_key("parent_1958")["id_number"]
 
 
-@pytest.mark.parametrize("number", [
-    PARENT_NUMBER[:17], PARENT_NUMBER + "7", _bad_check_digit(PARENT_NUMBER), "99" + PARENT_NUMBER[2:],
-    PARENT_NUMBER[:10] + "0230" + PARENT_NUMBER[14:], PARENT_NUMBER[:17] + "A",
-], ids=["short", "long", "check_digit", "region", "date", "letter"])
+@pytest.mark.parametrize(
+    "number",
+    [
+        PARENT_NUMBER[:17],
+        PARENT_NUMBER + "7",
+        _bad_check_digit(PARENT_NUMBER),
+        "99" + PARENT_NUMBER[2:],
+        PARENT_NUMBER[:10] + "0230" + PARENT_NUMBER[14:],
+        PARENT_NUMBER[:17] + "A",
+    ],
+    ids=["short", "long", "check_digit", "region", "date", "letter"],
+)
 def test_invalid_parent_id_numbers_are_422(client, number):
     headers, _ = verified(client, "child_1985")
     response = link(client, headers, "parent_1958", parent_id_number=number)
@@ -211,8 +220,14 @@ def test_unverified_users_cannot_link(app, client):
     assert links_in_db(app) == []
 
 
-@pytest.mark.parametrize("body", [{}, {"parent_id_number": PARENT_NUMBER, "parent_name": "王建国"},
-                                  {"parent_id_number": PARENT_NUMBER, "parent_name": "王建国", "relation": "friend"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"parent_id_number": PARENT_NUMBER, "parent_name": "王建国"},
+        {"parent_id_number": PARENT_NUMBER, "parent_name": "王建国", "relation": "friend"},
+    ],
+)
 def test_incomplete_requests_are_422(client, body):
     headers, _ = verified(client, "child_1985")
     assert_problem(client.post(LINKS, headers=headers, json=body), 422, "validation_error")
@@ -244,11 +259,13 @@ def test_me_lists_active_links_as_dependents(client):
 def _pay_as(app, parent_id: str, payer_id: str, year: int) -> None:
     """A paid order for the parent, paid by the WeChat user bound to `payer_id`."""
     with app.app_context():
-        parent, payer = (db.session.scalar(db.select(Resident).where(Resident.public_id == rid))
-                         for rid in (parent_id, payer_id))
+        parent, payer = (
+            db.session.scalar(db.select(Resident).where(Resident.public_id == rid)) for rid in (parent_id, payer_id)
+        )
         user = db.session.scalar(db.select(WeChatUser).where(WeChatUser.resident_id == payer.id))
-        order = factories.paid_order(parent, year=year, payer="supporter",
-                                     paid_at=dt.datetime(year, 3, 2, 2, tzinfo=dt.timezone.utc))
+        order = factories.paid_order(
+            parent, year=year, payer="supporter", paid_at=dt.datetime(year, 3, 2, 2, tzinfo=dt.timezone.utc)
+        )
         order.payer_user_id = user.id
         db.session.commit()
 

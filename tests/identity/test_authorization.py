@@ -4,6 +4,7 @@ The walk is driven by the URL map: any route with a `<resident_id>` argument, pr
 later, must be marked by `access.resident_scoped` and must answer 404 `not_found` to everyone
 who may not act for the resident, without writing anything.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,8 +25,12 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 def resident_routes(app: Flask) -> list[tuple[str, str, str]]:
     """(endpoint, method, rule) for every route taking a `<resident_id>`."""
-    return sorted((rule.endpoint, method, rule.rule) for rule in app.url_map.iter_rules()
-                  if "resident_id" in rule.arguments for method in rule.methods - {"HEAD", "OPTIONS"})
+    return sorted(
+        (rule.endpoint, method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if "resident_id" in rule.arguments
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    )
 
 
 def is_resident_scoped(view) -> bool:
@@ -42,8 +47,12 @@ def parent(resident_with_callers):
     person = demo_data.by_key("ordinary_1966")
 
     def build():
-        owner = factories.resident(person["id_number"], name=person["name"],
-                                   birth_date=dt.date.fromisoformat(person["birth_date"]), region_code="140423")
+        owner = factories.resident(
+            person["id_number"],
+            name=person["name"],
+            birth_date=dt.date.fromisoformat(person["birth_date"]),
+            region_code="140423",
+        )
         factories.paid_order(owner, year=2026, paid_at=dt.datetime(2026, 3, 2, 2, tzinfo=dt.timezone.utc))
         return owner
 
@@ -58,8 +67,12 @@ def call(app: Flask, client, endpoint: str, method: str, resident_id: str, heade
     if method not in WRITES:
         return client.open(path, method=method, headers=headers)
     last = [part for part in rule.rule.split("/") if part and not part.startswith("<")][-1]
-    return client.open(path, method=method, json=BODIES.get(last, {"year": 2027}),
-                       headers={**headers, "Idempotency-Key": f"walk-{endpoint}-{method}"})
+    return client.open(
+        path,
+        method=method,
+        json=BODIES.get(last, {"year": 2027}),
+        headers={**headers, "Idempotency-Key": f"walk-{endpoint}-{method}"},
+    )
 
 
 def verdict(response) -> tuple[int, str | None]:
@@ -68,8 +81,10 @@ def verdict(response) -> tuple[int, str | None]:
 
 def row_counts(app: Flask) -> dict[str, int]:
     with app.app_context():
-        return {table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
-                for table in db.metadata.sorted_tables}
+        return {
+            table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+            for table in db.metadata.sorted_tables
+        }
 
 
 def test_the_walk_covers_the_resident_routes(app):
@@ -78,8 +93,9 @@ def test_the_walk_covers_the_resident_routes(app):
 
 
 def test_every_resident_route_is_marked_resident_scoped(app):
-    unmarked = {endpoint for endpoint, _, _ in resident_routes(app)
-                if not is_resident_scoped(app.view_functions[endpoint])}
+    unmarked = {
+        endpoint for endpoint, _, _ in resident_routes(app) if not is_resident_scoped(app.view_functions[endpoint])
+    }
     assert not unmarked, f"resident routes without access.resident_scoped: {unmarked}"
 
 
@@ -87,8 +103,10 @@ def test_every_resident_route_is_marked_resident_scoped(app):
 def test_outsiders_get_404_and_nothing_is_written(app, client, parent, who):
     resident_id, headers = parent
     before = row_counts(app)
-    answers = {(endpoint, method): call(app, client, endpoint, method, resident_id, headers[who])
-               for endpoint, method, _ in resident_routes(app)}
+    answers = {
+        (endpoint, method): call(app, client, endpoint, method, resident_id, headers[who])
+        for endpoint, method, _ in resident_routes(app)
+    }
     wrong = {route: outcome for route, r in answers.items() if (outcome := verdict(r)) != (404, "not_found")}
     assert not wrong, f"{who} was not refused with 404 not_found: {wrong}"
     assert row_counts(app) == before

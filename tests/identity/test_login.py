@@ -1,4 +1,5 @@
 """WeChat login (API.md 'Auth and identity') against the sandbox counterparts over HTTP."""
+
 import json
 import logging
 import uuid
@@ -19,12 +20,15 @@ def test_login_issues_a_short_lived_bearer_token(client):
     assert "session_key" not in json.dumps(body)
 
 
-@pytest.mark.parametrize("code, status, error", [
-    ("test:invalid", 400, "invalid_wechat_code"),
-    ("not-a-test-code", 400, "invalid_wechat_code"),
-    ("test:busy", 503, "wechat_unavailable"),
-    ("test:ratelimit", 503, "wechat_unavailable"),
-])
+@pytest.mark.parametrize(
+    "code, status, error",
+    [
+        ("test:invalid", 400, "invalid_wechat_code"),
+        ("not-a-test-code", 400, "invalid_wechat_code"),
+        ("test:busy", 503, "wechat_unavailable"),
+        ("test:ratelimit", 503, "wechat_unavailable"),
+    ],
+)
 def test_login_failures_map_to_api_codes(client, code, status, error):
     response = client.post("/api/v1/auth/login", json={"code": code})
     assert response.status_code == status and response.get_json()["code"] == error
@@ -48,5 +52,6 @@ def test_nothing_personal_or_secret_is_logged(client, caplog):
         headers, _ = verified(client, "parent_1958")
         client.get("/api/v1/me", headers=headers)
     from miniapp_api.core.logs import JsonFormatter
+
     text = "\n".join(JsonFormatter().format(record) for record in caplog.records)
     assert WANG["id_number"] not in text and "session_key" not in text

@@ -1,5 +1,6 @@
 """Real-name binding (API.md 'Auth and identity'): the ID number and name against the identity service
 and the agency's registry (sandbox, over HTTP), one resident per user, encryption at rest, rate limits."""
+
 import pytest
 
 from integrations.sandbox import demo_data
@@ -21,15 +22,26 @@ def test_real_name_binds_and_returns_masked_resident(client):
 def test_lowercase_x_is_accepted(client):
     headers = login(client, "child_1985")
     person = demo_data.by_key("child_1985")
-    response = client.post("/api/v1/auth/real-name", headers=headers,
-                           json={"id_number": person["id_number"].lower(), "name": person["name"]})
+    response = client.post(
+        "/api/v1/auth/real-name",
+        headers=headers,
+        json={"id_number": person["id_number"].lower(), "name": person["name"]},
+    )
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("id_number", [
-    "14010519580912001", "1401051958091200177", "140105195809120018", "990105195809120017",
-    "140105195802300017", "14010519580912001A", "",
-])
+@pytest.mark.parametrize(
+    "id_number",
+    [
+        "14010519580912001",
+        "1401051958091200177",
+        "140105195809120018",
+        "990105195809120017",
+        "140105195802300017",
+        "14010519580912001A",
+        "",
+    ],
+)
 def test_invalid_id_numbers_are_422(client, id_number):
     headers = login(client, "parent_1958")
     response = client.post("/api/v1/auth/real-name", headers=headers, json={"id_number": id_number, "name": "王建国"})
@@ -37,27 +49,32 @@ def test_invalid_id_numbers_are_422(client, id_number):
     assert "id_number" in response.get_json()["errors"]
 
 
-@pytest.mark.parametrize("key, name, status, error", [
-    ("parent_1958", "王建军", 403, "identity_mismatch"),
-    ("unenrolled_1992", None, 404, "not_enrolled"),
-])
+@pytest.mark.parametrize(
+    "key, name, status, error",
+    [("parent_1958", "王建军", 403, "identity_mismatch"), ("unenrolled_1992", None, 404, "not_enrolled")],
+)
 def test_identity_and_enrolment_failures(client, key, name, status, error):
     headers = login(client, key)
     person = demo_data.by_key(key)
-    response = client.post("/api/v1/auth/real-name", headers=headers,
-                           json={"id_number": person["id_number"], "name": name or person["name"]})
+    response = client.post(
+        "/api/v1/auth/real-name",
+        headers=headers,
+        json={"id_number": person["id_number"], "name": name or person["name"]},
+    )
     assert response.status_code == status and response.get_json()["code"] == error
 
 
 def test_one_resident_per_user_and_one_user_per_resident(client):
     headers, _ = verified(client, "parent_1958")
     other = demo_data.by_key("child_1985")
-    response = client.post("/api/v1/auth/real-name", headers=headers,
-                           json={"id_number": other["id_number"], "name": other["name"]})
+    response = client.post(
+        "/api/v1/auth/real-name", headers=headers, json={"id_number": other["id_number"], "name": other["name"]}
+    )
     assert response.status_code == 409 and response.get_json()["code"] == "already_bound"
     second_user = login(client, "someone_else")
-    response = client.post("/api/v1/auth/real-name", headers=second_user,
-                           json={"id_number": WANG["id_number"], "name": WANG["name"]})
+    response = client.post(
+        "/api/v1/auth/real-name", headers=second_user, json={"id_number": WANG["id_number"], "name": WANG["name"]}
+    )
     assert response.status_code == 409 and response.get_json()["code"] == "already_bound"
 
 
@@ -71,20 +88,27 @@ def test_id_number_is_encrypted_at_rest_with_a_blind_index(app, client):
 
 def test_real_name_attempts_are_rate_limited(client):
     headers = login(client, "parent_1958")
-    statuses = [client.post("/api/v1/auth/real-name", headers=headers,
-                            json={"id_number": WANG["id_number"], "name": "王建军"}).status_code for _ in range(6)]
+    statuses = [
+        client.post(
+            "/api/v1/auth/real-name", headers=headers, json={"id_number": WANG["id_number"], "name": "王建军"}
+        ).status_code
+        for _ in range(6)
+    ]
     assert statuses[:5] == [403] * 5 and statuses[5] == 429
-    response = client.post("/api/v1/auth/real-name", headers=headers,
-                           json={"id_number": WANG["id_number"], "name": "x"})
+    response = client.post(
+        "/api/v1/auth/real-name", headers=headers, json={"id_number": WANG["id_number"], "name": "x"}
+    )
     assert response.get_json()["code"] == "rate_limited" and int(response.headers["Retry-After"]) > 0
 
 
 def test_rate_limits_are_shared_through_redis(make_app):
     import redis
+
     store = redis.Redis.from_url("redis://127.0.0.1:6379/15")
     store.flushdb()
     first, second = make_app(REDIS_URL="redis://127.0.0.1:6379/15"), make_app(REDIS_URL="redis://127.0.0.1:6379/15")
     from miniapp_api.core import ratelimit
+
     hits = []
     for app in (first, second, first):
         with app.test_request_context():
@@ -105,6 +129,9 @@ def test_client_address_behind_a_proxy(make_app, hops, second_status):
     statuses = []
     for n in range(31):
         headers = {**login(client, f"visitor{n}"), "X-Forwarded-For": f"10.0.0.{1 if n < 30 else 2}"}
-        statuses.append(client.post("/api/v1/auth/real-name", headers=headers,
-                                    json={"id_number": WANG["id_number"], "name": "王建军"}).status_code)
+        statuses.append(
+            client.post(
+                "/api/v1/auth/real-name", headers=headers, json={"id_number": WANG["id_number"], "name": "王建军"}
+            ).status_code
+        )
     assert statuses[:30] == [403] * 30 and statuses[30] == second_status

@@ -1,5 +1,6 @@
 """Fixtures for the client tests: the sandbox and small fakes, all served over real HTTP (helpers:
 tests/support/upstream.py, tests/support/tax.py)."""
+
 from __future__ import annotations
 
 import threading
@@ -16,8 +17,9 @@ from tests.support.upstream import APPID, SANDBOX_TODAY, SECRET, Handler, closed
 @pytest.fixture(scope="session")
 def sandbox_url() -> Iterator[str]:
     """One sandbox for the run (its WeChat codes work once, so each test uses its own)."""
-    app = create_sandbox_app({"SANDBOX_TODAY": SANDBOX_TODAY, "SANDBOX_WECHAT_APPID": APPID,
-                              "SANDBOX_WECHAT_SECRET": SECRET})
+    app = create_sandbox_app(
+        {"SANDBOX_TODAY": SANDBOX_TODAY, "SANDBOX_WECHAT_APPID": APPID, "SANDBOX_WECHAT_SECRET": SECRET}
+    )
     with serve(app) as url:
         yield url
 
@@ -46,6 +48,7 @@ def serve_fake(fake_server, release) -> Iterator[Callable[[Handler], str]]:
     def install(handler: Handler) -> str:
         slot["handler"] = handler
         return url
+
     yield install
     release.set()
 
@@ -53,6 +56,7 @@ def serve_fake(fake_server, release) -> Iterator[Callable[[Handler], str]]:
 @pytest.fixture
 def failing_url(serve_fake, release) -> Callable[[str], str]:
     """The base URL of an upstream failing in the named way (TRANSPORT_FAILURES)."""
+
     def slow():
         release.wait(5)
         return jsonify({})

@@ -1,4 +1,5 @@
 """AgencyClient over real HTTP (sandbox and failure fakes), and the demo registry's consistency."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,20 @@ from tests.support.live_server import serve
 from tests.support.upstream import SANDBOX_TODAY, SHORT_TIMEOUT, TRANSPORT_FAILURES, full_text, sequence
 
 WANG = demo_data.by_key("parent_1958")
-SECTION_3_FIELDS = {"id_number", "name", "gender", "birth_date", "region_code", "region_name", "basic_pension",
-                    "categories", "supporter_capable", "supporters", "registration_updated_on", "deceased_on"}
+SECTION_3_FIELDS = {
+    "id_number",
+    "name",
+    "gender",
+    "birth_date",
+    "region_code",
+    "region_name",
+    "basic_pension",
+    "categories",
+    "supporter_capable",
+    "supporters",
+    "registration_updated_on",
+    "deceased_on",
+}
 
 
 def client(base_url: str) -> AgencyClient:
@@ -35,10 +48,20 @@ def failure(base_url: str, id_number: str = WANG["id_number"]) -> UpstreamError:
 def test_the_contract_example(sandbox_url):
     record = client(f"{sandbox_url}/agency").resident("140105195809120017")
     assert record == RegistryRecord(
-        id_number="140105195809120017", name="王建国", gender="M", birth_date=dt.date(1958, 9, 12),
-        region_code="140105", region_name="太原市小店区", paid_years=frozenset(range(2019, 2024)),
-        receiving=True, categories=frozenset(), supporter_capable=True, supporters=("14010519850301002X",),
-        registration_updated_on=dt.date(2026, 1, 10), deceased_on=None)
+        id_number="140105195809120017",
+        name="王建国",
+        gender="M",
+        birth_date=dt.date(1958, 9, 12),
+        region_code="140105",
+        region_name="太原市小店区",
+        paid_years=frozenset(range(2019, 2024)),
+        receiving=True,
+        categories=frozenset(),
+        supporter_capable=True,
+        supporters=("14010519850301002X",),
+        registration_updated_on=dt.date(2026, 1, 10),
+        deceased_on=None,
+    )
     assert "140105195809120017" not in repr(record) and mask(record.id_number) in repr(record)
 
 
@@ -47,8 +70,11 @@ def test_every_demo_resident_is_served_as_section_3(sandbox_url, person):
     body = requests.get(f"{sandbox_url}/agency/v1/residents/{person['id_number']}", timeout=5).json()
     assert set(body) == SECTION_3_FIELDS
     record = client(f"{sandbox_url}/agency").resident(person["id_number"])
-    assert (record.id_number, record.name, record.region_code) == (body["id_number"], person["name"],
-                                                                    person["region_code"])
+    assert (record.id_number, record.name, record.region_code) == (
+        body["id_number"],
+        person["name"],
+        person["region_code"],
+    )
     assert record.paid_years == frozenset(person["basic_pension"]["paid_years"])
     assert record.categories == frozenset(person["categories"])
 
@@ -85,25 +111,29 @@ def _served(**changes) -> dict:
     return {**body, **changes}
 
 
-@pytest.mark.parametrize("body", [
-    _served(name=None),
-    _served(name=" "),
-    _served(gender="X"),
-    _served(birth_date="1958-13-01"),
-    _served(birth_date="19580912"),
-    _served(region_code="1401"),
-    _served(basic_pension={"paid_years": ["2019"], "receiving": False}),
-    _served(basic_pension={"paid_years": [True], "receiving": False}),
-    _served(basic_pension={"paid_years": [2019], "receiving": "no"}),
-    _served(basic_pension=None),
-    _served(categories="dibao"),
-    _served(supporter_capable=1),
-    _served(supporters=["14010519850301002"]),
-    _served(registration_updated_on="yesterday"),
-    _served(deceased_on=20260101),
-    _served(id_number="14010519850301002X"),
-    _served(id_number="140105195809120018"),
-], ids=lambda body: next((k for k in body if body[k] != _served()[k]), "?"))
+@pytest.mark.parametrize(
+    "body",
+    [
+        _served(name=None),
+        _served(name=" "),
+        _served(gender="X"),
+        _served(birth_date="1958-13-01"),
+        _served(birth_date="19580912"),
+        _served(region_code="1401"),
+        _served(basic_pension={"paid_years": ["2019"], "receiving": False}),
+        _served(basic_pension={"paid_years": [True], "receiving": False}),
+        _served(basic_pension={"paid_years": [2019], "receiving": "no"}),
+        _served(basic_pension=None),
+        _served(categories="dibao"),
+        _served(supporter_capable=1),
+        _served(supporters=["14010519850301002"]),
+        _served(registration_updated_on="yesterday"),
+        _served(deceased_on=20260101),
+        _served(id_number="14010519850301002X"),
+        _served(id_number="140105195809120018"),
+    ],
+    ids=lambda body: next((k for k in body if body[k] != _served()[k]), "?"),
+)
 def test_malformed_records(serve_fake, body):
     failure(serve_fake(lambda: body))
 
@@ -114,8 +144,13 @@ def test_malformed_record_message_names_the_field(serve_fake):
 
 
 def test_optional_fields_may_be_null_and_lists_empty(serve_fake):
-    body = _served(registration_updated_on=None, deceased_on=None, supporters=[], categories=[],
-                   basic_pension={"paid_years": [], "receiving": False})
+    body = _served(
+        registration_updated_on=None,
+        deceased_on=None,
+        supporters=[],
+        categories=[],
+        basic_pension={"paid_years": [], "receiving": False},
+    )
     record = client(serve_fake(lambda: body)).resident(WANG["id_number"])
     assert (record.registration_updated_on, record.supporters, record.paid_years) == (None, (), frozenset())
 

@@ -1,4 +1,5 @@
 """IdentityClient over real HTTP: against the sandbox and against fakes of every failure mode."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,15 +28,18 @@ def failure(base_url: str) -> UpstreamError:
     return caught.value
 
 
-@pytest.mark.parametrize("id_number, name, expected", [
-    (WANG["id_number"], WANG["name"], "match"),
-    (WANG["id_number"].lower(), WANG["name"], "match"),
-    (demo_data.by_key("child_1985")["id_number"].lower(), "王丽", "match"),
-    (WANG["id_number"], "王建军", "mismatch"),
-    (UNENROLLED["id_number"], UNENROLLED["name"], "match"),
-    (UNENROLLED["id_number"], "许文", "mismatch"),
-    ("110101199003070035", "李四", "not_found"),
-])
+@pytest.mark.parametrize(
+    "id_number, name, expected",
+    [
+        (WANG["id_number"], WANG["name"], "match"),
+        (WANG["id_number"].lower(), WANG["name"], "match"),
+        (demo_data.by_key("child_1985")["id_number"].lower(), "王丽", "match"),
+        (WANG["id_number"], "王建军", "mismatch"),
+        (UNENROLLED["id_number"], UNENROLLED["name"], "match"),
+        (UNENROLLED["id_number"], "许文", "mismatch"),
+        ("110101199003070035", "李四", "not_found"),
+    ],
+)
 def test_sandbox_answers(sandbox_url, id_number, name, expected):
     assert client(f"{sandbox_url}/identity").verify(id_number, name) == expected
 
@@ -59,14 +63,17 @@ def test_transport_failures(failing_url, mode):
     failure(failing_url(mode))
 
 
-@pytest.mark.parametrize("answer", [
-    {"result": "maybe"},
-    {"result": None},
-    {"result": ["match"]},
-    {"verdict": "match"},
-    ({"error": "bad_request"}, 400),
-    ({"result": "match"}, 404),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"result": "maybe"},
+        {"result": None},
+        {"result": ["match"]},
+        {"verdict": "match"},
+        ({"error": "bad_request"}, 400),
+        ({"result": "match"}, 404),
+    ],
+)
 def test_unexpected_answers(serve_fake, answer):
     failure(serve_fake(lambda: answer))
 

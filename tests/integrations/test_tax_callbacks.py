@@ -1,4 +1,5 @@
 """Signed payment callbacks from the sandbox to a receiver over real HTTP: retries and injected faults."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,23 +41,32 @@ def paid(rig, out_order_no: str, channel: str = "wechat") -> None:
 
 def settled(tax_base: str, out_order_no: str, count: int = 1) -> list[dict]:
     """The delivery attempts of an order, once `count` of them got a 200."""
-    return wait_until(lambda: (found := deliveries(tax_base, out_order_no))
-                      and sum(a["status"] == 200 for a in found) >= count and found)
+    return wait_until(
+        lambda: (
+            (found := deliveries(tax_base, out_order_no)) and sum(a["status"] == 200 for a in found) >= count and found
+        )
+    )
 
 
 def test_a_payment_is_called_back_signed_with_the_contract_body(rig):
     tax_base, receiver, _ = rig
     paid(rig, "CB1", "bank_app")
     (callback,) = wait_until(lambda: receiver.of("CB1"))
-    order = requests.get(f"{tax_base}/v1/orders/CB1", headers={"Authorization": "Bearer test-tax-key"},
-                         timeout=5).json()
+    order = requests.get(
+        f"{tax_base}/v1/orders/CB1", headers={"Authorization": "Bearer test-tax-key"}, timeout=5
+    ).json()
     assert callback.verified and callback.headers["Tax-Serial"] == "sandbox-1"
     assert callback.headers["Content-Type"].startswith("application/json")
     body = callback.body
     assert body["event_id"].startswith("evt_")
     assert {k: v for k, v in body.items() if k != "event_id"} == {
-        "out_order_no": "CB1", "transaction_id": order["transaction_id"], "status": "SUCCESS",
-        "amount_fen": 100000, "paid_at": order["paid_at"], "channel": "bank_app"}
+        "out_order_no": "CB1",
+        "transaction_id": order["transaction_id"],
+        "status": "SUCCESS",
+        "amount_fen": 100000,
+        "paid_at": order["paid_at"],
+        "channel": "bank_app",
+    }
     assert body["paid_at"].endswith("+08:00")
 
 
@@ -113,7 +123,11 @@ def test_closing_an_order_calls_back_closed(rig):
     (callback,) = wait_until(lambda: receiver.of("CB7"))
     assert callback.verified
     assert {k: callback.body[k] for k in ("status", "amount_fen", "transaction_id", "paid_at")} == {
-        "status": "CLOSED", "amount_fen": 100000, "transaction_id": None, "paid_at": None}
+        "status": "CLOSED",
+        "amount_fen": 100000,
+        "transaction_id": None,
+        "paid_at": None,
+    }
 
 
 def test_each_event_has_its_own_event_id(rig):

@@ -1,4 +1,5 @@
 """The tax bureau client over real HTTP, against the sandbox and against ad-hoc fakes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,7 @@ class FakeGateway:
         return self.calls
 
     def answer(self, path: str):
-        self.calls.append({"path": f"/{path}", "headers": dict(request.headers),
-                           "json": request.get_json(silent=True)})
+        self.calls.append({"path": f"/{path}", "headers": dict(request.headers), "json": request.get_json(silent=True)})
         return self.answers[min(len(self.calls), len(self.answers)) - 1]()
 
 
@@ -74,9 +74,16 @@ def test_create_order_sends_the_contract_body_and_bearer_key(fake):
     assert order.order_no == "TX1" and order.pay_params == {"package": "prepay_id=wx1"}
     assert calls[0]["headers"]["Authorization"] == "Bearer test-tax-key"
     assert calls[0]["json"] == {
-        "out_order_no": "C1", "id_number": ID_NUMBER, "name": "王建国", "region_code": "140105",
-        "year": 2027, "kind": "normal", "amount_fen": 100000, "payer": "self",
-        "notify_url": "http://api/notify", "expire_at": "2027-03-02T12:00:00+08:00",
+        "out_order_no": "C1",
+        "id_number": ID_NUMBER,
+        "name": "王建国",
+        "region_code": "140105",
+        "year": 2027,
+        "kind": "normal",
+        "amount_fen": 100000,
+        "payer": "self",
+        "notify_url": "http://api/notify",
+        "expire_at": "2027-03-02T12:00:00+08:00",
     }
 
 
@@ -84,7 +91,8 @@ def test_create_then_query_a_pending_order(tax):
     created_order = tax.create_order(order_request("Q1"))
     assert created_order.order_no.startswith("TX")
     assert {"timeStamp", "nonceStr", "package", "signType", "paySign", "sandbox_pay_url"} <= set(
-        created_order.pay_params)
+        created_order.pay_params
+    )
     assert tax.query_order("Q1") == RemoteOrder("Q1", "PENDING", 100000, None, None, None)
 
 
@@ -148,12 +156,15 @@ def test_a_timeout_is_tax_bureau_unavailable(fake):
     assert "Timeout" in raised.value.detail and len(calls) == 3
 
 
-@pytest.mark.parametrize("answer", [
-    lambda: Response("<html>gateway</html>", 201, content_type="text/html"),
-    lambda: (jsonify(order_no="", pay_params={}), 201),
-    lambda: (jsonify(order_no="TX1", pay_params="x"), 201),
-    lambda: (jsonify(order_no="TX1", pay_params={}), 200),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: Response("<html>gateway</html>", 201, content_type="text/html"),
+        lambda: (jsonify(order_no="", pay_params={}), 201),
+        lambda: (jsonify(order_no="TX1", pay_params="x"), 201),
+        lambda: (jsonify(order_no="TX1", pay_params={}), 200),
+    ],
+)
 def test_create_order_refuses_malformed_answers(fake, answer):
     client, _ = fake(answer)
     with pytest.raises(UpstreamError) as raised:
@@ -168,14 +179,29 @@ def test_error_messages_never_carry_an_unmasked_id_number(fake):
     assert ID_NUMBER not in raised.value.detail and "1401**********" in raised.value.detail
 
 
-PAID = {"out_order_no": "Q9", "status": "SUCCESS", "amount_fen": 100000, "transaction_id": "4200",
-        "paid_at": "2027-03-02T10:15:00+08:00", "channel": "wechat"}
+PAID = {
+    "out_order_no": "Q9",
+    "status": "SUCCESS",
+    "amount_fen": 100000,
+    "transaction_id": "4200",
+    "paid_at": "2027-03-02T10:15:00+08:00",
+    "channel": "wechat",
+}
 
 
-@pytest.mark.parametrize("change", [
-    {"amount_fen": 100000.0}, {"amount_fen": True}, {"amount_fen": "100000"}, {"status": "PAID"},
-    {"paid_at": "2027-03-02T10:15:00"}, {"paid_at": None}, {"transaction_id": None}, {"out_order_no": "Q8"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"amount_fen": 100000.0},
+        {"amount_fen": True},
+        {"amount_fen": "100000"},
+        {"status": "PAID"},
+        {"paid_at": "2027-03-02T10:15:00"},
+        {"paid_at": None},
+        {"transaction_id": None},
+        {"out_order_no": "Q8"},
+    ],
+)
 def test_query_order_parses_strictly(fake, change):
     client, _ = fake(lambda: jsonify({**PAID, **change}))
     with pytest.raises(UpstreamError):
@@ -186,8 +212,9 @@ def test_query_order_accepts_the_contract_answer(fake):
     client, calls = fake(lambda: jsonify(PAID))
     order = client.query_order("Q9")
     assert calls[0]["path"] == "/v1/orders/Q9" and calls[0]["headers"]["Authorization"] == "Bearer test-tax-key"
-    assert order == RemoteOrder("Q9", "SUCCESS", 100000, "4200",
-                                dt.datetime.fromisoformat("2027-03-02T10:15:00+08:00"), "wechat")
+    assert order == RemoteOrder(
+        "Q9", "SUCCESS", 100000, "4200", dt.datetime.fromisoformat("2027-03-02T10:15:00+08:00"), "wechat"
+    )
 
 
 def test_statement_lists_the_payments_settled_that_day():
@@ -199,7 +226,9 @@ def test_statement_lists_the_payments_settled_that_day():
         rows = tax.statement(dt.date(2027, 3, 2))
         assert tax.statement(dt.date(2027, 3, 3)) == []
     assert [(r.out_order_no, r.amount_fen, r.channel, r.status) for r in rows] == [
-        ("S1", 50000, "e_tax", "SUCCESS"), ("S2", 50000, "wechat", "SUCCESS")]
+        ("S1", 50000, "e_tax", "SUCCESS"),
+        ("S2", 50000, "wechat", "SUCCESS"),
+    ]
     assert all(isinstance(r, StatementRow) and r.paid_at.tzinfo and r.transaction_id for r in rows)
 
 
@@ -211,18 +240,22 @@ def test_statement_parses_the_contract_csv(fake):
     client, calls = fake(lambda: Response(HEADER + ROW, content_type="text/csv"))
     rows = client.statement(dt.date(2027, 3, 2))
     assert calls[0]["path"] == "/v1/statements/2027-03-02"
-    assert rows == [StatementRow("S9", "4200", 100000,
-                                 dt.datetime.fromisoformat("2027-03-02T10:15:00+08:00"), "wechat", "SUCCESS")]
+    assert rows == [
+        StatementRow("S9", "4200", 100000, dt.datetime.fromisoformat("2027-03-02T10:15:00+08:00"), "wechat", "SUCCESS")
+    ]
 
 
-@pytest.mark.parametrize("text", [
-    "out_order_no,transaction_id,amount,paid_at,channel,status\r\n" + ROW,
-    ROW,
-    "",
-    HEADER + ROW.replace("100000", "1000.00"),
-    HEADER + ROW.replace(",wechat", ""),
-    HEADER + ROW.replace("+08:00", ""),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "out_order_no,transaction_id,amount,paid_at,channel,status\r\n" + ROW,
+        ROW,
+        "",
+        HEADER + ROW.replace("100000", "1000.00"),
+        HEADER + ROW.replace(",wechat", ""),
+        HEADER + ROW.replace("+08:00", ""),
+    ],
+)
 def test_statement_refuses_a_malformed_csv(fake, text):
     client, _ = fake(lambda: Response(text, content_type="text/csv"))
     with pytest.raises(UpstreamError):

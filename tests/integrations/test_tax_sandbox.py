@@ -1,4 +1,5 @@
 """The sandbox gateway itself over HTTP: authentication, validation, pay page, statements, keys, clock."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,13 +37,23 @@ def test_without_a_configured_key_any_caller_is_served():
     assert answer.status_code == 201
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"amount_fen": 1000.0}, "amount_fen"), ({"amount_fen": True}, "amount_fen"), ({"amount_fen": 0}, "amount_fen"),
-    ({"kind": "gift"}, "kind"), ({"payer": "boss"}, "payer"), ({"id_number": "140105195809120018"}, "id_number"),
-    ({"expire_at": "2027-03-02T12:00:00"}, "expire_at"), ({"notify_url": "ftp://x"}, "notify_url"),
-    ({"year": "2027"}, "year"), ({"region_code": "14010"}, "region_code"), ({"out_order_no": "a/b"}, "out_order_no"),
-    ({"name": None}, "name"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"amount_fen": 1000.0}, "amount_fen"),
+        ({"amount_fen": True}, "amount_fen"),
+        ({"amount_fen": 0}, "amount_fen"),
+        ({"kind": "gift"}, "kind"),
+        ({"payer": "boss"}, "payer"),
+        ({"id_number": "140105195809120018"}, "id_number"),
+        ({"expire_at": "2027-03-02T12:00:00"}, "expire_at"),
+        ({"notify_url": "ftp://x"}, "notify_url"),
+        ({"year": "2027"}, "year"),
+        ({"region_code": "14010"}, "region_code"),
+        ({"out_order_no": "a/b"}, "out_order_no"),
+        ({"name": None}, "name"),
+    ],
+)
 def test_order_creation_validates_every_field(tax_base, change, field):
     answer = create(tax_base, "V1", "http://127.0.0.1:9/notify", **change)
     assert answer.status_code == 400
@@ -50,8 +61,9 @@ def test_order_creation_validates_every_field(tax_base, change, field):
 
 
 def test_order_creation_refuses_a_non_object_body(tax_base):
-    answer = requests.post(f"{tax_base}/v1/orders", data="[]", headers={**AUTH, "Content-Type": "application/json"},
-                           timeout=5)
+    answer = requests.post(
+        f"{tax_base}/v1/orders", data="[]", headers={**AUTH, "Content-Type": "application/json"}, timeout=5
+    )
     assert answer.status_code == 400
 
 
@@ -116,8 +128,9 @@ def test_statement_groups_payments_by_their_shanghai_date():
     with running_sandbox(SANDBOX_NOW="2027-03-01T16:30:00Z") as (base, _app):
         create(base, "D1", "http://127.0.0.1:9/notify")
         pay(base, "D1").raise_for_status()
-        day1, day2 = (requests.get(f"{base}/v1/statements/{d}", headers=AUTH, timeout=5)
-                      for d in ("2027-03-01", "2027-03-02"))
+        day1, day2 = (
+            requests.get(f"{base}/v1/statements/{d}", headers=AUTH, timeout=5) for d in ("2027-03-01", "2027-03-02")
+        )
     header = "out_order_no,transaction_id,amount_fen,paid_at,channel,status\r\n"
     assert day1.text == header and day1.headers["Content-Type"].startswith("text/csv")
     assert day2.text.startswith(header + "D1,4200") and day2.text.endswith(",wechat,SUCCESS\r\n")

@@ -1,4 +1,5 @@
 """Callback signatures: signing, verification over raw bytes, and the `TAX_PUBLIC_KEYS` file."""
+
 from __future__ import annotations
 
 import base64
@@ -74,8 +75,9 @@ def test_verify_answers_false_to_an_unencodable_nonce(key):
 def test_signed_headers_carry_serial_timestamp_nonce_and_a_valid_signature(key):
     headers = tax_signature.signed_headers(key, "s-1", 1803262500, BODY)
     assert headers["Tax-Serial"] == "s-1" and headers["Tax-Timestamp"] == "1803262500"
-    assert tax_signature.verify(key.public_key(), headers["Tax-Timestamp"], headers["Tax-Nonce"], BODY,
-                                headers["Tax-Signature"])
+    assert tax_signature.verify(
+        key.public_key(), headers["Tax-Timestamp"], headers["Tax-Nonce"], BODY, headers["Tax-Signature"]
+    )
 
 
 def test_load_public_keys_reads_several_serials(tmp_path, key, other_key):
@@ -87,10 +89,13 @@ def test_load_public_keys_reads_several_serials(tmp_path, key, other_key):
     assert tax_signature.verify(keys["new"], "1", "n", BODY, signature)
 
 
-@pytest.mark.parametrize("content, named", [
-    ('{"good": "%s", "broken": "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n"}', "'broken'"),
-    ('{"good": "%s", "number": 5}', "'number'"),
-])
+@pytest.mark.parametrize(
+    "content, named",
+    [
+        ('{"good": "%s", "broken": "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n"}', "'broken'"),
+        ('{"good": "%s", "number": 5}', "'number'"),
+    ],
+)
 def test_load_public_keys_names_the_bad_entry(tmp_path, key, content, named):
     path = tmp_path / "keys.json"
     path.write_text(content % tax_signature.public_pem(key).replace("\n", "\\n"))
@@ -100,8 +105,12 @@ def test_load_public_keys_names_the_bad_entry(tmp_path, key, content, named):
 
 def test_load_public_keys_refuses_a_non_rsa_key(tmp_path):
     path = tmp_path / "keys.json"
-    pem = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     path.write_text(json.dumps({"ed": pem}))
     with pytest.raises(tax_signature.TaxKeyError, match="'ed' is not an RSA public key"):
         tax_signature.load_public_keys(path)

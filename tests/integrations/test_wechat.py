@@ -1,4 +1,5 @@
 """WeChatClient over real HTTP: against the sandbox and against fakes of every failure mode."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,13 +51,16 @@ def test_sandbox_code_works_once(sandbox_url):
     assert (exc.code, exc.status) == ("invalid_wechat_code", 400)
 
 
-@pytest.mark.parametrize("code, expected", [
-    ("test:invalid", ("invalid_wechat_code", 400)),
-    ("not-a-test-code", ("invalid_wechat_code", 400)),
-    ("test:", ("invalid_wechat_code", 400)),
-    ("test:busy", ("wechat_unavailable", 503)),
-    ("test:ratelimit", ("wechat_unavailable", 503)),
-])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("test:invalid", ("invalid_wechat_code", 400)),
+        ("not-a-test-code", ("invalid_wechat_code", 400)),
+        ("test:", ("invalid_wechat_code", 400)),
+        ("test:busy", ("wechat_unavailable", 503)),
+        ("test:ratelimit", ("wechat_unavailable", 503)),
+    ],
+)
 def test_sandbox_documented_codes(sandbox_url, code, expected):
     exc = refusal(code, f"{sandbox_url}/wechat")
     assert (exc.code, exc.status) == expected
@@ -80,14 +84,17 @@ def test_sends_the_documented_query(serve_fake):
     assert client(serve_fake(answer)).code_to_session("abc") == WeChatSession("o1", "k1", "u1")
 
 
-@pytest.mark.parametrize("errcode, expected", [
-    (40029, ("invalid_wechat_code", 400)),
-    (40163, ("invalid_wechat_code", 400)),
-    (45011, ("wechat_unavailable", 503)),
-    (-1, ("wechat_unavailable", 503)),
-    (40125, ("wechat_unavailable", 503)),
-    (99999, ("wechat_unavailable", 503)),
-])
+@pytest.mark.parametrize(
+    "errcode, expected",
+    [
+        (40029, ("invalid_wechat_code", 400)),
+        (40163, ("invalid_wechat_code", 400)),
+        (45011, ("wechat_unavailable", 503)),
+        (-1, ("wechat_unavailable", 503)),
+        (40125, ("wechat_unavailable", 503)),
+        (99999, ("wechat_unavailable", 503)),
+    ],
+)
 def test_errcodes_answered_with_http_200(serve_fake, errcode, expected):
     base = serve_fake(lambda: jsonify({"errcode": errcode, "errmsg": f"secret={SECRET}"}))
     exc = refusal("abc", base)
@@ -95,15 +102,18 @@ def test_errcodes_answered_with_http_200(serve_fake, errcode, expected):
     assert_nothing_leaks(exc)
 
 
-@pytest.mark.parametrize("body", [
-    {"openid": "o1"},
-    {"session_key": "k1"},
-    {"openid": "", "session_key": "k1"},
-    {"openid": "o1", "session_key": 5},
-    {"openid": "o1", "session_key": "leaky-key", "unionid": 7},
-    {"errcode": "oops", "errmsg": "?"},
-    {"errcode": [40029], "errmsg": "?"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"openid": "o1"},
+        {"session_key": "k1"},
+        {"openid": "", "session_key": "k1"},
+        {"openid": "o1", "session_key": 5},
+        {"openid": "o1", "session_key": "leaky-key", "unionid": 7},
+        {"errcode": "oops", "errmsg": "?"},
+        {"errcode": [40029], "errmsg": "?"},
+    ],
+)
 def test_malformed_answers(serve_fake, body):
     exc = refusal("abc", serve_fake(lambda: jsonify(body)))
     assert (exc.code, exc.status) == ("wechat_unavailable", 503)

@@ -1,5 +1,6 @@
 """The notify endpoint: signature over the raw bytes, key rotation, timestamp window, nonce replays,
 strict body schema, the inbox, the tax bureau's answer format, and real deliveries from the sandbox."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -130,8 +131,9 @@ def test_a_timestamp_within_300_seconds_is_accepted(client, key, order_no, offse
 def test_a_replayed_nonce_is_refused(app, client, key, order_no):
     payload = pf.raw(pf.body(order_no))
     headers = pf.signed(key, payload)
-    first, replay = (client.post(pf.NOTIFY_PATH, data=payload, headers=headers, content_type="application/json")
-                     for _ in range(2))
+    first, replay = (
+        client.post(pf.NOTIFY_PATH, data=payload, headers=headers, content_type="application/json") for _ in range(2)
+    )
     assert first.status_code == 200
     assert_refused(replay, 409)
     assert outcomes(app) == ["credited", "replayed_nonce"]
@@ -172,8 +174,10 @@ def test_nonces_are_shared_through_redis_when_configured(make_app, key):
         db.session.commit()
     payload = pf.raw(pf.body(number))
     headers = pf.signed(key, payload, nonce=f"n-redis-{secrets.token_hex(8)}")
-    answers = [app.test_client().post(pf.NOTIFY_PATH, data=payload, headers=headers, content_type="application/json")
-               for app in (first, second)]
+    answers = [
+        app.test_client().post(pf.NOTIFY_PATH, data=payload, headers=headers, content_type="application/json")
+        for app in (first, second)
+    ]
     assert [a.status_code for a in answers] == [200, 409]
     with first.app_context():
         assert db.session.execute(db.select(SeenNonce)).first() is None  # Redis, not the table
@@ -226,8 +230,10 @@ def test_a_body_not_in_the_schema_is_refused_and_stored(app, client, key, order_
         assert (delivery.outcome, delivery.raw_body) == ("invalid_body", payload)
 
 
-@pytest.mark.parametrize("payload", [b"", b"not json", b"[1, 2]", b"null", b'"SUCCESS"', b"\xff\xfe{}",
-                                     b'{"event_id": "evt_1", "amount_fen": NaN}'])
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"not json", b"[1, 2]", b"null", b'"SUCCESS"', b"\xff\xfe{}", b'{"event_id": "evt_1", "amount_fen": NaN}'],
+)
 def test_a_body_that_is_not_a_json_object_is_refused_and_stored(app, client, key, payload):
     assert_refused(pf.post(client, key, payload), 400)
     with app.app_context():
@@ -273,6 +279,7 @@ def test_the_endpoint_is_in_the_openapi_document(client):
 
 # --- Real deliveries: the sandbox pays and calls a served app back over HTTP ----------------------
 
+
 def sandbox_order(app, notify_url: str) -> str:
     """A pending order here and the same order at the sandbox tax bureau."""
     with app.app_context():
@@ -280,8 +287,6 @@ def sandbox_order(app, notify_url: str) -> str:
         db.session.commit()
         pf.tax_order(order_no, notify_url=notify_url)
         return order_no
-
-
 
 
 def attempts(sandbox: str, out_order_no: str) -> list[dict]:

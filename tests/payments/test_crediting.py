@@ -1,5 +1,6 @@
 """Crediting through the callback: ledger entries with funders and payer, the state machine, duplicates,
 review items, and a failure half-way that leaves nothing behind."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,22 +29,42 @@ def test_a_success_callback_credits_personal_and_subsidy_with_funders_and_payer(
         order = pf.order(order_no)
         assert (order.status, order.transaction_id, order.channel) == ("paid", "4200T1", "bank_app")
         assert order.paid_at == dt.datetime.fromisoformat("2027-03-02T09:58:00+08:00")
-        assert pf.entries(order_id) == [("government_subsidy", 20000, "government", "self"),
-                                        ("personal", 100000, "self", "self")]
+        assert pf.entries(order_id) == [
+            ("government_subsidy", 20000, "government", "self"),
+            ("personal", 100000, "self", "self"),
+        ]
         rows = db.session.execute(db.select(LedgerEntry).where(LedgerEntry.order_id == order_id)).scalars()
         assert {(row.year, row.booked_at, row.resident_id) for row in rows} == {(2027, pf.NOW, order.resident_id)}
         assert [d.outcome for d in pf.inbox()] == ["credited"]
 
 
-@pytest.mark.parametrize(("payer", "kind", "collective", "expected"), [
-    ("supporter", "normal", 15000, [("collective_subsidy", 15000, "village_collective", "supporter"),
-                                    ("government_subsidy", 20000, "government", "supporter"),
-                                    ("personal", 100000, "supporter", "supporter")]),
-    ("government", "proxy", 0, [("government_subsidy", 20000, "government", "government"),
-                                ("personal", 100000, "government", "government")]),
-])
+@pytest.mark.parametrize(
+    ("payer", "kind", "collective", "expected"),
+    [
+        (
+            "supporter",
+            "normal",
+            15000,
+            [
+                ("collective_subsidy", 15000, "village_collective", "supporter"),
+                ("government_subsidy", 20000, "government", "supporter"),
+                ("personal", 100000, "supporter", "supporter"),
+            ],
+        ),
+        (
+            "government",
+            "proxy",
+            0,
+            [
+                ("government_subsidy", 20000, "government", "government"),
+                ("personal", 100000, "government", "government"),
+            ],
+        ),
+    ],
+)
 def test_funders_follow_the_payer_and_collective_subsidy_is_booked_where_it_applies(
-        app, client, key, payer, kind, collective, expected):
+    app, client, key, payer, kind, collective, expected
+):
     order_no, order_id = make_order(app, payer=payer, kind=kind, collective_fen=collective)
     assert pf.post(client, key, pf.raw(pf.body(order_no))).status_code == 200
     with app.app_context():
@@ -216,18 +237,25 @@ def test_crediting_is_one_function_the_cli_and_the_demo_can_call(app):
         assert payments.credit_payment(payment, "settle").outcome == "duplicate"
 
 
-@pytest.mark.parametrize(("payer", "kind", "own_kind"), [
-    ("self", "normal", "personal"), ("supporter", "back_payment", "personal"), ("government", "proxy", "personal"),
-    ("sponsor", "lump_sum", "sponsorship"),
-])
+@pytest.mark.parametrize(
+    ("payer", "kind", "own_kind"),
+    [
+        ("self", "normal", "personal"),
+        ("supporter", "back_payment", "personal"),
+        ("government", "proxy", "personal"),
+        ("sponsor", "lump_sum", "sponsorship"),
+    ],
+)
 def test_the_paid_orders_of_the_test_factories_are_booked_by_crediting_at_paid_at(app, payer, kind, own_kind):
     paid_at = dt.datetime(2026, 3, 2, 2, tzinfo=dt.timezone.utc)
     with app.app_context():
         order = paid_order(resident(), year=2026, paid_at=paid_at, payer=payer, kind=kind, collective_fen=5000)
         assert (order.status, order.paid_at, order.channel) == ("paid", paid_at, "wechat")
-        assert pf.entries(order.id) == [("collective_subsidy", 5000, "village_collective", payer),
-                                        ("government_subsidy", 20000, "government", payer),
-                                        (own_kind, 100000, payer, payer)]
+        assert pf.entries(order.id) == [
+            ("collective_subsidy", 5000, "village_collective", payer),
+            ("government_subsidy", 20000, "government", payer),
+            (own_kind, 100000, payer, payer),
+        ]
         rows = db.session.execute(db.select(LedgerEntry).where(LedgerEntry.order_id == order.id)).scalars()
         assert {row.booked_at for row in rows} == {paid_at}
         assert app.extensions["clock"].now() == pf.NOW  # the app clock stands where it stood before

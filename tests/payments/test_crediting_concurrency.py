@@ -1,6 +1,7 @@
 """Exactly-once crediting under concurrency: 12 deliveries of one payment at the same instant, against a
 served app (threads) and against gunicorn with 4 worker processes, on PostgreSQL; and a race that slips
 past the row lock, stopped by the unique constraints (both databases)."""
+
 from __future__ import annotations
 
 import functools
@@ -32,9 +33,9 @@ def new_order(app, **fields) -> tuple[str, int]:
 
 def fire_together(url: str, deliveries: list[tuple[bytes, dict]]) -> list[tuple[int, str]]:
     """POST every (payload, headers) from its own thread, released at the same instant."""
+
     def deliver(payload: bytes, headers: dict) -> tuple[int, str]:
-        response = requests.post(url, data=payload, headers={**headers, "Content-Type": "application/json"},
-                                 timeout=30)
+        response = requests.post(url, data=payload, headers={**headers, "Content-Type": "application/json"}, timeout=30)
         return response.status_code, response.json()["code"]
 
     return at_once([functools.partial(deliver, *delivery) for delivery in deliveries])
@@ -47,9 +48,11 @@ def retries(key, payload: bytes, count: int = COUNT) -> list[tuple[bytes, dict]]
 
 def assert_credited_once(app, order_id: int) -> None:
     with app.app_context():
-        assert pf.entries(order_id) == [("collective_subsidy", 15000, "village_collective", "self"),
-                                        ("government_subsidy", 20000, "government", "self"),
-                                        ("personal", 100000, "self", "self")]
+        assert pf.entries(order_id) == [
+            ("collective_subsidy", 15000, "village_collective", "self"),
+            ("government_subsidy", 20000, "government", "self"),
+            ("personal", 100000, "self", "self"),
+        ]
         assert db.session.scalar(db.select(db.func.count()).select_from(LedgerEntry)) == 3
 
 
@@ -101,19 +104,33 @@ def test_twelve_different_transactions_at_once_credit_one_and_flag_the_rest(pg_a
         assert len(pf.reviews("double_payment")) == COUNT - 1
 
 
-
-
-
-
 @pytest.fixture
 def gunicorn(pg_app, keys, database_url, tmp_path):
     """gunicorn with 4 worker processes on the test database, same keys and clock as the test app."""
     port = free_port()
-    env = {**os.environ, **keys, "DATABASE_URL": database_url, "APP_ENV": "testing", "APP_NOW": DEFAULT_NOW,
-           "TAX_API_KEY": SANDBOX_TAX_KEY, "PUBLIC_BASE_URL": "http://testserver"}
+    env = {
+        **os.environ,
+        **keys,
+        "DATABASE_URL": database_url,
+        "APP_ENV": "testing",
+        "APP_NOW": DEFAULT_NOW,
+        "TAX_API_KEY": SANDBOX_TAX_KEY,
+        "PUBLIC_BASE_URL": "http://testserver",
+    }
     env.pop("REDIS_URL", None)  # nonces through the database table: shared by the workers
-    command = [sys.executable, "-m", "gunicorn", "--workers", "4", "--preload", "--bind",
-               f"127.0.0.1:{port}", "--chdir", str(ROOT), "wsgi:app"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        "4",
+        "--preload",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(ROOT),
+        "wsgi:app",
+    ]
     with open(tmp_path / "gunicorn.log", "wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -1,5 +1,6 @@
 """`payments settle` (active query) and `payments reconcile --date` (statement), over real HTTP against
 the sandbox tax bureau; callbacks never arrive (the orders' notify_url is unreachable)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,6 +51,7 @@ def review_count(app) -> int:
 
 
 # --- settle ---------------------------------------------------------------------------------------
+
 
 def test_settle_credits_a_payment_whose_callback_never_came(app, client, sandbox, keys):
     order_no = local_order(app)
@@ -123,13 +125,20 @@ def test_settle_fails_loudly_and_changes_nothing_when_the_tax_bureau_is_down(mak
 
 # --- reconcile ------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def own_sandbox(keys):
     """A sandbox of this test alone, so that its statement lists only this test's payments."""
-    app = create_sandbox_app({
-        "SANDBOX_NOW": DEFAULT_NOW, "SANDBOX_CLOCK_FROZEN": True, "SANDBOX_SPEEDUP": 1000,
-        "SANDBOX_TAX_API_KEY": SANDBOX_TAX_KEY, "SANDBOX_TAX_KEY_SERIAL": devkeys.SANDBOX_TAX_SERIAL,
-        "SANDBOX_TAX_PRIVATE_KEY": str(devkeys.sandbox_tax_private_key(Path(keys["TAX_PUBLIC_KEYS"]).parent))})
+    app = create_sandbox_app(
+        {
+            "SANDBOX_NOW": DEFAULT_NOW,
+            "SANDBOX_CLOCK_FROZEN": True,
+            "SANDBOX_SPEEDUP": 1000,
+            "SANDBOX_TAX_API_KEY": SANDBOX_TAX_KEY,
+            "SANDBOX_TAX_KEY_SERIAL": devkeys.SANDBOX_TAX_SERIAL,
+            "SANDBOX_TAX_PRIVATE_KEY": str(devkeys.sandbox_tax_private_key(Path(keys["TAX_PUBLIC_KEYS"]).parent)),
+        }
+    )
     with serve(app) as url:
         yield url
         stop_deliveries(app)
@@ -139,8 +148,12 @@ def own_sandbox(keys):
 def books(make_app, own_sandbox):
     """An app on the private sandbox with one of each case of reconciliation, paid on 2027-03-02."""
     app = make_app(TAX_API_BASE=f"{own_sandbox}/tax")
-    cases = {"missed": local_order(app), "mismatch": local_order(app), "matched": local_order(app),
-             "unknown": "SXNOTOURS0001"}
+    cases = {
+        "missed": local_order(app),
+        "mismatch": local_order(app),
+        "matched": local_order(app),
+        "unknown": "SXNOTOURS0001",
+    }
     for name, order_no in list(cases.items()):
         remote(app, order_no, 50000 if name == "mismatch" else 100000)
         cases[name + "_txn"] = pf.pay_at(own_sandbox, order_no)["transaction_id"]
@@ -159,16 +172,22 @@ def test_reconcile_credits_missed_payments_and_reports_every_mismatch(books):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert any(line.startswith("credited") and cases["missed"] in line for line in lines)
-    for kind, name in (("amount_mismatch", "mismatch"), ("unknown_order", "unknown"),
-                       ("missing_in_statement", "absent")):
+    for kind, name in (
+        ("amount_mismatch", "mismatch"),
+        ("unknown_order", "unknown"),
+        ("missing_in_statement", "absent"),
+    ):
         assert any(line.startswith(kind) and cases[name] in line for line in lines), (kind, result.output)
     assert not any(cases["matched"] in line for line in lines)
     assert lines[-1] == f"{DAY}: 3 mismatch(es)"
     assert state(app, cases["missed"]) == ("paid", 2)
     assert state(app, cases["mismatch"]) == ("pending", 0)
     with app.app_context():
-        assert sorted(item.kind for item in pf.reviews()) == ["amount_mismatch", "missing_in_statement",
-                                                              "unknown_order"]
+        assert sorted(item.kind for item in pf.reviews()) == [
+            "amount_mismatch",
+            "missing_in_statement",
+            "unknown_order",
+        ]
         assert {item.source for item in pf.reviews()} == {"statement"}
 
 

@@ -21,6 +21,9 @@ def shanxi(book) -> Standard:
 def with_collective(tmp_path) -> Standard:
     """Shanxi 2021 plus an extra policy file giving region 140105 a 2027 collective subsidy of 50 yuan."""
     extra = tmp_path / "policy.json"
-    extra.write_text(json.dumps({"name": "shanxi-2021", "base": "shanxi-2021",
-                                 "collective_subsidies_fen": {"140105": {"2027": 5000}}}))
+    extra.write_text(
+        json.dumps(
+            {"name": "shanxi-2021", "base": "shanxi-2021", "collective_subsidies_fen": {"140105": {"2027": 5000}}}
+        )
+    )
     return load_standards(extra).named("shanxi-2021")

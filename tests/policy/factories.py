@@ -1,4 +1,5 @@
 """Builders for policy tests: aware instants, residents and histories with sensible defaults."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,8 +23,9 @@ def at(text: str) -> dt.datetime:
 
 def resident(**overrides) -> ResidentFacts:
     """Born 1970-05-01 (56 in March 2027), region 140105, basic pension paid 2021–2027."""
-    values = dict(birth_date=D("1970-05-01"), region_code="140105",
-                  basic_pension_paid_years=frozenset(range(2021, 2028)))
+    values = dict(
+        birth_date=D("1970-05-01"), region_code="140105", basic_pension_paid_years=frozenset(range(2021, 2028))
+    )
     return ResidentFacts(**{**values, **overrides})
 
 

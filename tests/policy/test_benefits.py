@@ -1,4 +1,5 @@
 """R10 interest, R11 eligibility, status, monthly benefit and estimate, R12 death."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,21 +20,22 @@ SEVEN = {"normal_paid": tuple(range(2021, 2028))}  # 2021–2027
 BORN_1962 = {"birth_date": D("1962-03-01"), "receiving_basic_pension": True}  # required 7 years
 
 
-@pytest.mark.parametrize("balance, year, interest", [
-    (1_000_000, 2027, 15_000),
-    (333_333, 2027, 4_999),
-    (66, 2027, 0),
-    (0, 2027, 0),
-], ids=["round-sum", "rounded-down-4999.99", "under-a-fen", "empty"])
+@pytest.mark.parametrize(
+    "balance, year, interest",
+    [(1_000_000, 2027, 15_000), (333_333, 2027, 4_999), (66, 2027, 0), (0, 2027, 0)],
+    ids=["round-sum", "rounded-down-4999.99", "under-a-fen", "empty"],
+)
 def test_yearly_interest_rounds_down_to_the_fen(shanxi, balance, year, interest):
     assert yearly_interest(shanxi, year, balance) == interest
 
 
 def test_interest_rate_per_year_comes_from_the_data(tmp_path):
     from policy.data import load_standards
+
     extra = tmp_path / "rates.json"
-    extra.write_text('{"name": "shanxi-2021", "base": "shanxi-2021", '
-                     '"interest_rates_bp": {"default": 150, "2026": 210}}')
+    extra.write_text(
+        '{"name": "shanxi-2021", "base": "shanxi-2021", "interest_rates_bp": {"default": 150, "2026": 210}}'
+    )
     standard = load_standards(extra).named("shanxi-2021")
     assert yearly_interest(standard, 2026, 1_000_000) == 21_000
     assert yearly_interest(standard, 2027, 1_000_000) == 15_000
@@ -44,42 +46,71 @@ def test_negative_balance_is_a_bug(shanxi):
         yearly_interest(shanxi, 2027, -1)
 
 
-@pytest.mark.parametrize("facts, past, on, reasons", [
-    (BORN_1962, SEVEN, "2027-04-01", ()),
-    (BORN_1962, SEVEN, "2027-03-31", ("under_age",)),
-    (BORN_1962, {"normal_paid": tuple(range(2021, 2027))}, "2027-04-01", ("insufficient_years",)),
-    (BORN_1962, {"normal_paid": (2021, 2022, 2023), "back_paid_years": {2024, 2025},
-                 "proxy_years": {2026, 2027}}, "2027-04-01", ()),
-    ({**BORN_1962, "receiving_basic_pension": False}, SEVEN, "2027-04-01", ("not_receiving_basic_pension",)),
-    ({**BORN_1962, "deceased_on": D("2027-05-10")}, SEVEN, "2027-05-31", ()),
-    ({**BORN_1962, "deceased_on": D("2027-05-10")}, SEVEN, "2027-06-01", ("deceased",)),
-    ({"birth_date": D("1950-04-10"), "receiving_basic_pension": True}, {}, "2021-01-01", ()),
-    ({"birth_date": D("1950-04-10"), "receiving_basic_pension": True}, {"lump_sum_years": 15}, "2027-03-02", ()),
-    ({}, {}, "2027-03-02", ("under_age", "not_receiving_basic_pension", "insufficient_years")),
-], ids=["eligible-month-after-65th", "birthday-month", "six-of-seven-years", "years-of-every-kind",
-        "not-receiving-basic-pension", "through-month-of-death", "month-after-death",
-        "65-at-scheme-start-needs-nothing", "with-lump-sum", "young-contributor"])
+@pytest.mark.parametrize(
+    "facts, past, on, reasons",
+    [
+        (BORN_1962, SEVEN, "2027-04-01", ()),
+        (BORN_1962, SEVEN, "2027-03-31", ("under_age",)),
+        (BORN_1962, {"normal_paid": tuple(range(2021, 2027))}, "2027-04-01", ("insufficient_years",)),
+        (
+            BORN_1962,
+            {"normal_paid": (2021, 2022, 2023), "back_paid_years": {2024, 2025}, "proxy_years": {2026, 2027}},
+            "2027-04-01",
+            (),
+        ),
+        ({**BORN_1962, "receiving_basic_pension": False}, SEVEN, "2027-04-01", ("not_receiving_basic_pension",)),
+        ({**BORN_1962, "deceased_on": D("2027-05-10")}, SEVEN, "2027-05-31", ()),
+        ({**BORN_1962, "deceased_on": D("2027-05-10")}, SEVEN, "2027-06-01", ("deceased",)),
+        ({"birth_date": D("1950-04-10"), "receiving_basic_pension": True}, {}, "2021-01-01", ()),
+        ({"birth_date": D("1950-04-10"), "receiving_basic_pension": True}, {"lump_sum_years": 15}, "2027-03-02", ()),
+        ({}, {}, "2027-03-02", ("under_age", "not_receiving_basic_pension", "insufficient_years")),
+    ],
+    ids=[
+        "eligible-month-after-65th",
+        "birthday-month",
+        "six-of-seven-years",
+        "years-of-every-kind",
+        "not-receiving-basic-pension",
+        "through-month-of-death",
+        "month-after-death",
+        "65-at-scheme-start-needs-nothing",
+        "with-lump-sum",
+        "young-contributor",
+    ],
+)
 def test_eligibility(shanxi, facts, past, on, reasons):
     result = eligibility(shanxi, resident(**facts), history(**past), D(on))
     assert (result.eligible, result.reasons) == (not reasons, reasons)
 
 
-@pytest.mark.parametrize("birth, start", [
-    ("1962-03-01", "2027-04-01"), ("1960-02-29", "2025-04-01"), ("1950-04-10", "2021-01-01"),
-], ids=["month-after-65th", "leap-born", "already-65-at-scheme-start"])
+@pytest.mark.parametrize(
+    "birth, start",
+    [("1962-03-01", "2027-04-01"), ("1960-02-29", "2025-04-01"), ("1950-04-10", "2021-01-01")],
+    ids=["month-after-65th", "leap-born", "already-65-at-scheme-start"],
+)
 def test_benefit_start(shanxi, birth, start):
     assert benefit_start(shanxi, D(birth)) == D(start)
 
 
-@pytest.mark.parametrize("facts, past, on, started, status", [
-    ({}, {}, "2027-03-02", None, "contributing"),
-    (BORN_1962, SEVEN, "2027-04-10", None, "eligible"),
-    (BORN_1962, SEVEN, "2027-05-10", "2027-05-01", "receiving"),
-    (BORN_1962, SEVEN, "2027-04-10", "2027-05-01", "eligible"),
-    ({**BORN_1962, "deceased_on": D("2027-06-02")}, SEVEN, "2027-06-10", "2027-05-01", "closed"),
-    ({"deceased_on": D("2027-01-02")}, {}, "2027-03-02", None, "closed"),
-], ids=["contributing", "eligible", "receiving", "start-recorded-for-later", "deceased-receiver",
-        "deceased-contributor"])
+@pytest.mark.parametrize(
+    "facts, past, on, started, status",
+    [
+        ({}, {}, "2027-03-02", None, "contributing"),
+        (BORN_1962, SEVEN, "2027-04-10", None, "eligible"),
+        (BORN_1962, SEVEN, "2027-05-10", "2027-05-01", "receiving"),
+        (BORN_1962, SEVEN, "2027-04-10", "2027-05-01", "eligible"),
+        ({**BORN_1962, "deceased_on": D("2027-06-02")}, SEVEN, "2027-06-10", "2027-05-01", "closed"),
+        ({"deceased_on": D("2027-01-02")}, {}, "2027-03-02", None, "closed"),
+    ],
+    ids=[
+        "contributing",
+        "eligible",
+        "receiving",
+        "start-recorded-for-later",
+        "deceased-receiver",
+        "deceased-contributor",
+    ],
+)
 def test_account_status(shanxi, facts, past, on, started, status):
     started = D(started) if started else None
     assert account_status(shanxi, resident(**facts), history(**past), D(on), started) == status
@@ -88,25 +119,63 @@ def test_account_status(shanxi, facts, past, on, started, status):
 OLD_80 = {"birth_date": D("1947-05-20"), "receiving_basic_pension": True}
 
 
-@pytest.mark.parametrize("facts, balance, month, pension, exit_subsidy, monthly", [
-    (BORN_1962, 1_000_000, "2027-04-01", 8_333, 2_000, 10_333),
-    (BORN_1962, 119, "2027-04-01", 0, 2_000, 2_000),
-    (BORN_1962, 0, "2027-04-01", 0, 2_000, 2_000),
-    (OLD_80, 240_000, "2027-05-31", 2_000, 2_000, 4_000),
-    (OLD_80, 240_000, "2027-06-01", 2_000, 3_000, 5_000),
-    ({**BORN_1962, "categories": {"low_income"}, "supporter_capable": False}, 1_200_000, "2027-04-01",
-     10_000, 22_000, 32_000),
-    ({**OLD_80, "categories": {"low_income"}, "supporter_capable": False}, 0, "2027-07-01", 0, 23_000, 23_000),
-    ({**BORN_1962, "categories": {"low_income", "dibao"}, "supporter_capable": False}, 1_200_000,
-     "2027-04-01", 10_000, 2_000, 12_000),
-    ({**BORN_1962, "categories": {"low_income", "tekun"}, "supporter_capable": False}, 0, "2027-04-01",
-     0, 2_000, 2_000),
-    ({**BORN_1962, "categories": {"low_income", "severe_disability"}, "supporter_capable": False}, 0,
-     "2027-04-01", 0, 22_000, 22_000),
-    ({**BORN_1962, "categories": {"low_income"}, "supporter_capable": True}, 0, "2027-04-01", 0, 2_000, 2_000),
-], ids=["balance-over-120-rounded-down", "under-120-fen", "empty-account", "month-of-80th-birthday",
-        "month-after-80th", "low-income-no-supporter", "low-income-and-80-plus", "not-with-dibao",
-        "not-with-tekun", "combinable-with-severe-disability", "capable-supporter"])
+@pytest.mark.parametrize(
+    "facts, balance, month, pension, exit_subsidy, monthly",
+    [
+        (BORN_1962, 1_000_000, "2027-04-01", 8_333, 2_000, 10_333),
+        (BORN_1962, 119, "2027-04-01", 0, 2_000, 2_000),
+        (BORN_1962, 0, "2027-04-01", 0, 2_000, 2_000),
+        (OLD_80, 240_000, "2027-05-31", 2_000, 2_000, 4_000),
+        (OLD_80, 240_000, "2027-06-01", 2_000, 3_000, 5_000),
+        (
+            {**BORN_1962, "categories": {"low_income"}, "supporter_capable": False},
+            1_200_000,
+            "2027-04-01",
+            10_000,
+            22_000,
+            32_000,
+        ),
+        ({**OLD_80, "categories": {"low_income"}, "supporter_capable": False}, 0, "2027-07-01", 0, 23_000, 23_000),
+        (
+            {**BORN_1962, "categories": {"low_income", "dibao"}, "supporter_capable": False},
+            1_200_000,
+            "2027-04-01",
+            10_000,
+            2_000,
+            12_000,
+        ),
+        (
+            {**BORN_1962, "categories": {"low_income", "tekun"}, "supporter_capable": False},
+            0,
+            "2027-04-01",
+            0,
+            2_000,
+            2_000,
+        ),
+        (
+            {**BORN_1962, "categories": {"low_income", "severe_disability"}, "supporter_capable": False},
+            0,
+            "2027-04-01",
+            0,
+            22_000,
+            22_000,
+        ),
+        ({**BORN_1962, "categories": {"low_income"}, "supporter_capable": True}, 0, "2027-04-01", 0, 2_000, 2_000),
+    ],
+    ids=[
+        "balance-over-120-rounded-down",
+        "under-120-fen",
+        "empty-account",
+        "month-of-80th-birthday",
+        "month-after-80th",
+        "low-income-no-supporter",
+        "low-income-and-80-plus",
+        "not-with-dibao",
+        "not-with-tekun",
+        "combinable-with-severe-disability",
+        "capable-supporter",
+    ],
+)
 def test_monthly_benefit(shanxi, facts, balance, month, pension, exit_subsidy, monthly):
     benefit = monthly_benefit(shanxi, resident(**facts), balance, D(month))
     got = (benefit.account_pension_fen, benefit.exit_subsidy_fen, benefit.monthly_fen)
@@ -123,8 +192,11 @@ def test_estimate_projects_tier_subsidy_and_interest(shanxi):
     estimate = estimate_benefit(shanxi, resident(), history(normal_paid=range(2021, 2027)), 0, NOW, 20000)
     assert (estimate.starts_on, estimate.balance_at_start_fen) == (D("2035-06-01"), 258_098)
     assert (estimate.benefit.account_pension_fen, estimate.benefit.monthly_fen) == (2_150, 4_150)
-    assert estimate.assumptions[:3] == ("当前账户余额0元", "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元",
-                                        "记账利率按每年1.50%估算，每年12月31日计息")
+    assert estimate.assumptions[:3] == (
+        "当前账户余额0元",
+        "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元",
+        "记账利率按每年1.50%估算，每年12月31日计息",
+    )
 
 
 def test_estimate_first_steps_by_hand(shanxi):
@@ -139,13 +211,22 @@ def test_estimate_first_steps_by_hand(shanxi):
     assert estimate.benefit.account_pension_fen == 468_449 // 120 == 3_903
 
 
-@pytest.mark.parametrize("now, past, balance, tier, first_line", [
-    ("2027-08-01T00:00:00+08:00", {}, 227_683, 20000, "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元"),
-    ("2027-03-02T10:00:00+08:00", {"normal_paid": (2027,)}, 227_683, 20000,
-     "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元"),
-    ("2027-03-02T10:00:00+08:00", {}, 258_098, None, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
-    ("2027-03-02T10:00:00+08:00", {}, 258_098, 30000, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
-], ids=["window-over-this-year", "this-year-paid", "no-tier-means-lowest", "unknown-tier-falls-back"])
+@pytest.mark.parametrize(
+    "now, past, balance, tier, first_line",
+    [
+        ("2027-08-01T00:00:00+08:00", {}, 227_683, 20000, "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元"),
+        (
+            "2027-03-02T10:00:00+08:00",
+            {"normal_paid": (2027,)},
+            227_683,
+            20000,
+            "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元",
+        ),
+        ("2027-03-02T10:00:00+08:00", {}, 258_098, None, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
+        ("2027-03-02T10:00:00+08:00", {}, 258_098, 30000, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
+    ],
+    ids=["window-over-this-year", "this-year-paid", "no-tier-means-lowest", "unknown-tier-falls-back"],
+)
 def test_estimate_years_paid(shanxi, now, past, balance, tier, first_line):
     estimate = estimate_benefit(shanxi, resident(), history(**past), 0, at(now), tier)
     assert (estimate.balance_at_start_fen, estimate.assumptions[1]) == (balance, first_line)

@@ -1,4 +1,5 @@
 """Policy data: the shipped 2021 standard, picking the standard in force, extra files, validation."""
+
 from __future__ import annotations
 
 import copy
@@ -17,8 +18,13 @@ SHIPPED = json.loads((STANDARDS_DIR / "shanxi-2021.json").read_text(encoding="ut
 
 def test_shipped_standard_has_the_2021_numbers(shanxi):
     assert shanxi.scheme_start == D("2021-01-01") and shanxi.effective_from == D("2021-01-01")
-    assert shanxi.tiers == (Tier(20000, 7000), Tier(50000, 12000), Tier(100000, 20000),
-                            Tier(200000, 36000), Tier(500000, 60000))
+    assert shanxi.tiers == (
+        Tier(20000, 7000),
+        Tier(50000, 12000),
+        Tier(100000, 20000),
+        Tier(200000, 36000),
+        Tier(500000, 60000),
+    )
     assert (shanxi.payments_per_year, shanxi.benefit_age, shanxi.annuity_divisor) == (1, 65, 120)
     assert (shanxi.max_required_years, shanxi.back_payment_max_years, shanxi.lump_sum_max_years) == (15, 15, 15)
     assert shanxi.window.months == frozenset(range(1, 7))
@@ -36,12 +42,16 @@ def test_standards_are_hashable_values(shanxi):
     assert hash(shanxi) == hash(load_standards().named("shanxi-2021"))
 
 
-@pytest.mark.parametrize("day, name", [
-    ("2021-01-01", "shanxi-2021"),
-    ("2022-12-31", "shanxi-2021"),
-    ("2023-01-01", "ningxia-style-2023-example"),
-    ("2027-08-10", "ningxia-style-2023-example"),
-], ids=["scheme-start", "day-before-new-standard", "new-standard-first-day", "later"])
+@pytest.mark.parametrize(
+    "day, name",
+    [
+        ("2021-01-01", "shanxi-2021"),
+        ("2022-12-31", "shanxi-2021"),
+        ("2023-01-01", "ningxia-style-2023-example"),
+        ("2027-08-10", "ningxia-style-2023-example"),
+    ],
+    ids=["scheme-start", "day-before-new-standard", "new-standard-first-day", "later"],
+)
 def test_standard_in_force_is_the_latest_effective(day, name):
     assert load_standards([NINGXIA]).standard_for(D(day)).name == name
 
@@ -58,11 +68,19 @@ def test_standard_for_wants_a_local_date(book):
 
 def test_extra_file_with_base_overrides_only_what_it_gives(tmp_path):
     extra = tmp_path / "policy.json"
-    extra.write_text(json.dumps([
-        {"name": "shanxi-2021", "base": "shanxi-2021", "collective_subsidies_fen": {"140105": {"2027": 5000}}},
-        {"name": "shanxi-2028", "base": "shanxi-2021", "effective_from": "2028-01-01",
-         "interest_rates_bp": {"default": 175}},
-    ]))
+    extra.write_text(
+        json.dumps(
+            [
+                {"name": "shanxi-2021", "base": "shanxi-2021", "collective_subsidies_fen": {"140105": {"2027": 5000}}},
+                {
+                    "name": "shanxi-2028",
+                    "base": "shanxi-2021",
+                    "effective_from": "2028-01-01",
+                    "interest_rates_bp": {"default": 175},
+                },
+            ]
+        )
+    )
     book = load_standards(str(extra))
     assert book.standard_for(D("2027-03-01")).collective_subsidy_fen("140105", 2027) == 5000
     later = book.standard_for(D("2028-03-01"))
@@ -114,14 +132,18 @@ INVALID = [
     (_window("days", [26, 25]), "broken: window.days first day must not be after the last day"),
     (_window("timezone", "Mars/Olympus"), "broken: window.timezone 'Mars/Olympus' is not an IANA time zone"),
     (_set("interest_rates_bp", {"default": -5}), "broken: interest_rates_bp.default must be an integer >= 150"),
-    (_set("interest_rates_bp", {"default": 150, "2022": 100}),
-     "broken: interest_rates_bp.2022 must be an integer >= 150"),
+    (
+        _set("interest_rates_bp", {"default": 150, "2022": 100}),
+        "broken: interest_rates_bp.2022 must be an integer >= 150",
+    ),
     (_set("interest_rates_bp", {"default": 1.5}), "broken: interest_rates_bp.default must be an integer >= 150"),
     (_set("interest_rates_bp", {"2022": 150}), "broken: interest_rates_bp.default is missing"),
     (_set("interest_rates_bp", {"default": 150, "next": 150}), "broken: interest_rates_bp.next key must be a year"),
     (_collective({"1401": {}}), "broken: collective_subsidies_fen.1401 region code must be 6 digits"),
-    (_collective({"140105": {"2020": 100}}),
-     "broken: collective_subsidies_fen.140105.2020 key must be a year from 2021"),
+    (
+        _collective({"140105": {"2020": 100}}),
+        "broken: collective_subsidies_fen.140105.2020 key must be a year from 2021",
+    ),
     (_collective({"140105": {"2027": 50.5}}), "broken: collective_subsidies_fen.140105.2027 must be an integer >= 0"),
     (_set("exit_subsidy_fen", 20.0), "broken: exit_subsidy_fen must be an integer >= 0"),
     (_set("annuity_divisor", 0), "broken: annuity_divisor must be a positive integer"),
@@ -145,12 +167,16 @@ def test_error_names_the_file(tmp_path):
     assert _broken(path, _tier(2, "amount_fen", 1000.0)).startswith(f"{path}: broken: ")
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "cannot read policy data"),
-    ('[{"tiers": []}]', "standards[0]: name must be a non-empty string"),
-    ('{"name": "x", "base": "nowhere"}', "x: base 'nowhere' is not a standard loaded before it"),
-    ('{"name": "twin", "base": "shanxi-2021"}', "both take effect on 2021-01-01"),
-], ids=["bad-json", "nameless", "unknown-base", "same-effective-date"])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "cannot read policy data"),
+        ('[{"tiers": []}]', "standards[0]: name must be a non-empty string"),
+        ('{"name": "x", "base": "nowhere"}', "x: base 'nowhere' is not a standard loaded before it"),
+        ('{"name": "twin", "base": "shanxi-2021"}', "both take effect on 2021-01-01"),
+    ],
+    ids=["bad-json", "nameless", "unknown-base", "same-effective-date"],
+)
 def test_unusable_files_are_refused(tmp_path, content, message):
     path = tmp_path / "policy.json"
     path.write_text(content)

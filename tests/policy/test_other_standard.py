@@ -1,4 +1,5 @@
 """A new standard is data only: a Ningxia-style file (6 tiers, two payments a year) drives the same rules."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,9 +37,11 @@ def test_six_tiers_offered(ningxia):
     assert options.normal.allowed
 
 
-@pytest.mark.parametrize("paid, allowed, code", [
-    ((), True, None), ((2027,), True, None), ((2027, 2027), False, "already_paid"),
-], ids=["first-payment", "second-payment-same-year", "third-refused"])
+@pytest.mark.parametrize(
+    "paid, allowed, code",
+    [((), True, None), ((2027,), True, None), ((2027, 2027), False, "already_paid")],
+    ids=["first-payment", "second-payment-same-year", "third-refused"],
+)
 def test_two_payments_a_year(ningxia, paid, allowed, code):
     decision = check_normal(ningxia, resident(), history(normal_paid=paid), 2027, 300000, AUGUST)
     assert (decision.allowed, decision.code) == (allowed, code)

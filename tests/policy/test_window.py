@@ -1,4 +1,5 @@
 """R4 collection window: January–June, days 1–25, Asia/Shanghai, whatever the instant's offset."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,10 +29,22 @@ CASES = [
     ("2028-01-01T00:00:00+08:00", True, "2028-01-01T00:00:00+08:00", "2028-01-26T00:00:00+08:00"),
     ("2028-02-29T12:00:00+08:00", False, "2028-03-01T00:00:00+08:00", "2028-03-26T00:00:00+08:00"),
 ]
-IDS = ["jun-25-last-second", "jun-26-midnight", "utc-1630-is-beijing-0030-on-26th",
-       "utc-155959-is-beijing-25th", "utc-evening-is-beijing-1-march", "utc-just-before-beijing-1-march",
-       "first-second", "los-angeles-morning-is-beijing-26th", "july", "october", "new-years-eve",
-       "utc-new-years-eve-is-beijing-1-jan", "new-year-midnight", "leap-day"]
+IDS = [
+    "jun-25-last-second",
+    "jun-26-midnight",
+    "utc-1630-is-beijing-0030-on-26th",
+    "utc-155959-is-beijing-25th",
+    "utc-evening-is-beijing-1-march",
+    "utc-just-before-beijing-1-march",
+    "first-second",
+    "los-angeles-morning-is-beijing-26th",
+    "july",
+    "october",
+    "new-years-eve",
+    "utc-new-years-eve-is-beijing-1-jan",
+    "new-year-midnight",
+    "leap-day",
+]
 
 
 @pytest.mark.parametrize("instant, is_open, opens_at, closes_at", CASES, ids=IDS)
@@ -59,10 +72,14 @@ def test_process_time_zone_is_irrelevant(shanxi, monkeypatch, zone):
         time.tzset()
 
 
-@pytest.mark.parametrize("instant, is_open, closes_at", [
-    ("2027-08-31T23:59:59+08:00", True, "2027-09-01T00:00:00+08:00"),
-    ("2027-02-28T12:00:00+08:00", True, "2027-03-01T00:00:00+08:00"),
-], ids=["days-1-31-ends-with-august", "days-1-31-clamped-to-february"])
+@pytest.mark.parametrize(
+    "instant, is_open, closes_at",
+    [
+        ("2027-08-31T23:59:59+08:00", True, "2027-09-01T00:00:00+08:00"),
+        ("2027-02-28T12:00:00+08:00", True, "2027-03-01T00:00:00+08:00"),
+    ],
+    ids=["days-1-31-ends-with-august", "days-1-31-clamped-to-february"],
+)
 def test_window_shape_comes_from_the_data(instant, is_open, closes_at):
     ningxia = load_standards([NINGXIA]).named("ningxia-style-2023-example")
     state = window_state(ningxia, at(instant))

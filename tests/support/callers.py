@@ -3,6 +3,7 @@ unverified user, and supporters whose links are active, pending and removed.
 
 Only "self" and "active" may act for the resident; every other caller must get 404 `not_found`.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """A resident with a paid year and the callers around them, and their certificate issued through the API."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,7 @@ from tests.support.callers import caller_users
 
 ID_NUMBER = "140105195809120017"
 NAME = "王建国"
-PAID_AT = factories.T0                      # Tuesday 2027-03-02 10:00 +08:00
+PAID_AT = factories.T0  # Tuesday 2027-03-02 10:00 +08:00
 AVAILABLE_AT = "2027-03-09T00:00:00+08:00"  # five weekdays later (2027: no holiday data)
 
 
@@ -30,8 +31,13 @@ def seed(app, paid_at: dt.datetime | None = PAID_AT, year: int = 2027, kind: str
         if paid_at is not None:
             factories.paid_order(owner, year=year, paid_at=paid_at, kind=kind, collective_fen=5_000)
         users = {who: user.id for who, user in caller_users(owner).items()}
-        world = SimpleNamespace(resident_id=owner.public_id, owner_row_id=owner.id, users=users,
-                                owner=users["self"], stranger=users["stranger"])
+        world = SimpleNamespace(
+            resident_id=owner.public_id,
+            owner_row_id=owner.id,
+            users=users,
+            owner=users["self"],
+            stranger=users["stranger"],
+        )
         db.session.commit()
     return world
 
@@ -43,8 +49,11 @@ def auth(client, user_id: int) -> dict:
 
 
 def issue(client, world, user_id: int | None = None, year: int = 2027):
-    return client.post(f"/api/v1/residents/{world.resident_id}/certificates", json={"year": year},
-                       headers=auth(client, world.owner if user_id is None else user_id))
+    return client.post(
+        f"/api/v1/residents/{world.resident_id}/certificates",
+        json={"year": year},
+        headers=auth(client, world.owner if user_id is None else user_id),
+    )
 
 
 def issued(app, client, world) -> dict:

@@ -1,4 +1,5 @@
 """Calls released at the same instant, for tests of races (row locks, unique constraints)."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """Constants every part of the suite shares: the test clock, the sandbox's tax bureau key, the notify path."""
+
 from __future__ import annotations
 
 import datetime as dt

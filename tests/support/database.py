@@ -1,4 +1,5 @@
 """Looking at the test database from outside a request."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,4 +1,5 @@
 """Serve a WSGI app on a free loopback port in a background thread, for tests over real HTTP."""
+
 from __future__ import annotations
 
 import threading

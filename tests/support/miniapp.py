@@ -1,4 +1,5 @@
 """Steps a mini-program takes, for tests that go through the API and the sandbox."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,8 +17,9 @@ def login(client, key: str) -> dict:
 def verify(client, headers: dict, key: str) -> dict:
     """Real-name bind the logged-in user to demo person `key`; returns the masked Resident."""
     person = demo_data.by_key(key)
-    response = client.post("/api/v1/auth/real-name", headers=headers,
-                           json={"id_number": person["id_number"], "name": person["name"]})
+    response = client.post(
+        "/api/v1/auth/real-name", headers=headers, json={"id_number": person["id_number"], "name": person["name"]}
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()["resident"]
 

@@ -1,4 +1,5 @@
 """Tax bureau callbacks signed with the sandbox key the test app trusts, and what crediting left behind."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,10 +24,20 @@ SERIAL = devkeys.SANDBOX_TAX_SERIAL
 
 def tax_order(out_order_no: str, amount_fen: int = 100000, notify_url: str = UNREACHABLE) -> None:
     """Create the order at the app's tax bureau (the sandbox) through the app's client; needs an app context."""
-    clients.tax_bureau().create_order(TaxOrderRequest(
-        out_order_no=out_order_no, id_number=new_id_number(), name="王建国", region_code="140105", year=2027,
-        kind="normal", amount_fen=amount_fen, payer="self", notify_url=notify_url,
-        expire_at=NOW + dt.timedelta(minutes=30)))
+    clients.tax_bureau().create_order(
+        TaxOrderRequest(
+            out_order_no=out_order_no,
+            id_number=new_id_number(),
+            name="王建国",
+            region_code="140105",
+            year=2027,
+            kind="normal",
+            amount_fen=amount_fen,
+            payer="self",
+            notify_url=notify_url,
+            expire_at=NOW + dt.timedelta(minutes=30),
+        )
+    )
 
 
 def pay_at(sandbox: str, out_order_no: str, channel: str = "wechat") -> dict:
@@ -41,15 +52,28 @@ def sandbox_key(keys: dict) -> rsa.RSAPrivateKey:
     return tax_signature.load_private_key(devkeys.sandbox_tax_private_key(Path(keys["TAX_PUBLIC_KEYS"]).parent))
 
 
-def body(out_order_no: str, *, status: str = "SUCCESS", amount_fen: object = 100000,
-         transaction_id: str | None = None, event_id: str | None = None, channel: str | None = "wechat",
-         paid_at: str | None = "2027-03-02T09:58:00+08:00", **changes) -> dict:
+def body(
+    out_order_no: str,
+    *,
+    status: str = "SUCCESS",
+    amount_fen: object = 100000,
+    transaction_id: str | None = None,
+    event_id: str | None = None,
+    channel: str | None = "wechat",
+    paid_at: str | None = "2027-03-02T09:58:00+08:00",
+    **changes,
+) -> dict:
     """A callback body as the sandbox sends it; CLOSED carries nulls."""
     paid = status == "SUCCESS"
-    fields = {"event_id": event_id or f"evt_{secrets.token_hex(12)}", "out_order_no": out_order_no,
-              "transaction_id": (transaction_id or f"4200{secrets.token_hex(8)}") if paid else None,
-              "status": status, "amount_fen": amount_fen, "paid_at": paid_at if paid else None,
-              "channel": channel if paid else None}
+    fields = {
+        "event_id": event_id or f"evt_{secrets.token_hex(12)}",
+        "out_order_no": out_order_no,
+        "transaction_id": (transaction_id or f"4200{secrets.token_hex(8)}") if paid else None,
+        "status": status,
+        "amount_fen": amount_fen,
+        "paid_at": paid_at if paid else None,
+        "channel": channel if paid else None,
+    }
     return {**fields, **changes}
 
 
@@ -57,15 +81,17 @@ def raw(fields: dict) -> bytes:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def signed(key: rsa.RSAPrivateKey, payload: bytes, *, timestamp: int = NOW_TS, serial: str = SERIAL,
-           nonce: str | None = None) -> dict[str, str]:
+def signed(
+    key: rsa.RSAPrivateKey, payload: bytes, *, timestamp: int = NOW_TS, serial: str = SERIAL, nonce: str | None = None
+) -> dict[str, str]:
     return tax_signature.signed_headers(key, serial, timestamp, payload, nonce)
 
 
 def post(client, key: rsa.RSAPrivateKey, payload: bytes, **signing):
     """POST a callback signed over exactly `payload`, as the tax bureau would."""
-    return client.post(NOTIFY_PATH, data=payload, headers=signed(key, payload, **signing),
-                       content_type="application/json")
+    return client.post(
+        NOTIFY_PATH, data=payload, headers=signed(key, payload, **signing), content_type="application/json"
+    )
 
 
 def entries(order_id: int) -> list[tuple[str, int, str, str | None]]:

@@ -1,4 +1,5 @@
 """The one check of an RFC 9457 problem response (API.md conventions)."""
+
 from __future__ import annotations
 
 

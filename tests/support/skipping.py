@@ -1,4 +1,5 @@
 """Tests that need a local tool (Chromium, Redis) skip on a laptop without it, but never in CI."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Helpers of the tax bureau client tests: the sandbox and a callback receiver, both served over real HTTP."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,11 +48,19 @@ def client_of(base_url: str, api_key: str = API_KEY, **kwargs) -> Iterator[TaxBu
         client.session.close()
 
 
-def order_request(out_order_no: str, notify_url: str = "http://127.0.0.1:9/notify",
-                  amount_fen: int = 100000) -> TaxOrderRequest:
+def order_request(
+    out_order_no: str, notify_url: str = "http://127.0.0.1:9/notify", amount_fen: int = 100000
+) -> TaxOrderRequest:
     return TaxOrderRequest(
-        out_order_no=out_order_no, id_number=ID_NUMBER, name="王建国", region_code="140105", year=2027,
-        kind="normal", amount_fen=amount_fen, payer="self", notify_url=notify_url,
+        out_order_no=out_order_no,
+        id_number=ID_NUMBER,
+        name="王建国",
+        region_code="140105",
+        year=2027,
+        kind="normal",
+        amount_fen=amount_fen,
+        payer="self",
+        notify_url=notify_url,
         expire_at=dt.datetime.fromisoformat("2027-03-02T12:00:00+08:00"),
     )
 
@@ -103,8 +112,9 @@ class Receiver:
     def _verified(self, raw: bytes) -> bool:
         headers = request.headers
         key = self.public_keys.get(headers.get("Tax-Serial", ""))
-        return tax_signature.verify(key, headers.get("Tax-Timestamp", ""), headers.get("Tax-Nonce", ""),
-                                    raw, headers.get("Tax-Signature", ""))
+        return tax_signature.verify(
+            key, headers.get("Tax-Timestamp", ""), headers.get("Tax-Nonce", ""), raw, headers.get("Tax-Signature", "")
+        )
 
     def of(self, out_order_no: str) -> list[Received]:
         """The callbacks received so far for one order."""
@@ -115,8 +125,7 @@ class Receiver:
 def create(tax_base: str, out_order_no: str, notify_url: str, /, **changes) -> requests.Response:
     """`POST /v1/orders` straight to the sandbox, with the API key."""
     body = {**order_request(out_order_no, notify_url).to_json(), **changes}
-    return requests.post(f"{tax_base}/v1/orders", json=body, headers={"Authorization": f"Bearer {API_KEY}"},
-                         timeout=5)
+    return requests.post(f"{tax_base}/v1/orders", json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5)
 
 
 def deliveries(tax_base: str, out_order_no: str) -> list[dict]:

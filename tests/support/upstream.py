@@ -1,4 +1,5 @@
 """Helpers of the upstream client tests (WeChat, identity, agency): fakes of every failure mode."""
+
 from __future__ import annotations
 
 import socket
@@ -32,6 +33,7 @@ def sequence(*answers: object) -> Handler:
         with lock:
             calls.append(1)
             return answers[min(len(calls), len(answers)) - 1]
+
     handler.calls = calls
     return handler
 

@@ -1,4 +1,5 @@
 """Bounded waits for tests that talk to servers and processes: nothing waits forever."""
+
 from __future__ import annotations
 
 import socket
@@ -30,6 +31,7 @@ def free_port() -> int:
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
     """Wait until `url` answers 200, failing early if the process died."""
+
     def answered() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode}")
@@ -37,4 +39,5 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) ->
             return requests.get(url, timeout=5).status_code == 200
         except requests.RequestException:
             return False
+
     wait_until(answered, timeout, url)
