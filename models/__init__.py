@@ -3,37 +3,31 @@
 from .base import Base, UtcDateTime, db, insert_skipping_conflicts
 from .benefit import BenefitPayment
 from .certificate import Certificate
-from .enums import YEARLY_KINDS, ContributionKind, EntryKind, Funder, LinkStatus, OrderStatus, Payer, Relation
+from .enums import (
+    YEARLY_KINDS,
+    BindingCause,
+    ContributionKind,
+    EntryKind,
+    Funder,
+    LinkSide,
+    LinkStatus,
+    OrderStatus,
+    Payer,
+    Relation,
+)
 from .family import FamilyLink
 from .idempotency import IdempotencyRecord
 from .ledger import LedgerEntry
 from .order import Order
-from .payment import CallbackDelivery, ReviewItem, SeenNonce
+from .payment import CallbackDelivery, RejectedDelivery, ReviewItem, SeenNonce
 from .resident import Resident
-from .user import WeChatUser
+from .user import BindingChange, UsedFaceResult, WeChatUser
 
 __all__ = [
-    "Base",
-    "UtcDateTime",
-    "db",
-    "insert_skipping_conflicts",
-    "YEARLY_KINDS",
-    "ContributionKind",
-    "EntryKind",
-    "Funder",
-    "LinkStatus",
-    "OrderStatus",
-    "Payer",
-    "Relation",
-    "BenefitPayment",
-    "CallbackDelivery",
-    "Certificate",
-    "FamilyLink",
-    "IdempotencyRecord",
-    "LedgerEntry",
-    "Order",
-    "Resident",
-    "ReviewItem",
-    "SeenNonce",
+    "Base", "UtcDateTime", "db", "insert_skipping_conflicts",
+    "YEARLY_KINDS", "BindingCause", "ContributionKind", "EntryKind", "Funder", "LinkSide", "LinkStatus",
+    "OrderStatus", "Payer", "Relation",
+    "BenefitPayment", "BindingChange", "CallbackDelivery", "Certificate", "FamilyLink", "IdempotencyRecord",
+    "LedgerEntry", "Order", "RejectedDelivery", "Resident", "ReviewItem", "SeenNonce", "UsedFaceResult",
     "WeChatUser",
-]
+]  # fmt: skip

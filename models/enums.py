@@ -59,6 +59,21 @@ class LinkStatus(enum.StrEnum):
         return (cls.PENDING, cls.ACTIVE)
 
 
+class LinkSide(enum.StrEnum):
+    """The two people of a family link."""
+
+    PARENT = "parent"
+    SUPPORTER = "supporter"
+
+
+class BindingCause(enum.StrEnum):
+    """Why a WeChat user's binding to a resident began, moved or ended."""
+
+    REAL_NAME = "real_name"  # bound by the person's own face-verified real-name check
+    FACE_VERIFIED_MOVE = "face_verified_move"  # taken back from another WeChat user by a face check
+    AGENCY_UNBIND = "agency_unbind"  # ended by agency staff (`residents unbind`)
+
+
 class Relation(enum.StrEnum):
     CHILD = "child"
     SPOUSE = "spouse"

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model, UtcDateTime
-from .enums import LinkStatus, Relation, sql_list
+from .enums import LinkSide, LinkStatus, Relation, sql_list
 from .resident import Resident
 
 
@@ -30,6 +30,8 @@ class FamilyLink(Model):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     approved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     removed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Who ended the link: a supporter the parent removed stays out until the parent approves anew.
+    removed_by: Mapped[str | None] = mapped_column(String(16))
 
     supporter: Mapped[Resident] = relationship(foreign_keys=[supporter_id])
     parent: Mapped[Resident] = relationship(foreign_keys=[parent_id])
@@ -38,6 +40,7 @@ class FamilyLink(Model):
         CheckConstraint(f"status IN ({sql_list(LinkStatus)})", name="status"),
         CheckConstraint(f"relation IN ({sql_list(Relation)})", name="relation"),
         CheckConstraint("supporter_id <> parent_id", name="not_self"),
+        CheckConstraint(f"removed_by IN ({sql_list(LinkSide)})", name="removed_by"),
         # One live link per pair; removed links stay for the record.
         Index(
             "uq_family_links_live_pair",

@@ -25,6 +25,20 @@ class CallbackDelivery(Model):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
+class RejectedDelivery(Model):
+    """A callback whose signature did not verify: a small fixed-size record, never its body or headers,
+    so that nobody without the tax bureau's key can grow the database (INTEGRATIONS.md §4)."""
+
+    __tablename__ = "rejected_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    client_address: Mapped[str] = mapped_column(String(45))
+    body_size: Mapped[int]
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(24))
+
+
 class SeenNonce(Model):
     """Callback nonces of the last minutes (the database store; Redis replaces it when configured)."""
 

@@ -1,60 +1,61 @@
-"""Fixed-window rate limits, shared through Redis across workers when REDIS_URL is set, else in-process."""
+"""Rate limits on the `limits` library: shared through Redis across workers and hosts when `REDIS_URL`
+is set, else in this process (the embedded mode), where its memory storage expires spent windows.
+
+Windows run on real time, not the app clock: a frozen demo clock must not freeze the limits.
+"""
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 
-from flask import current_app
+from flask import Flask, current_app
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from miniapp_api.core.errors import ApiError
 
-
-class MemoryCounter:
-    """Counts hits per key and window in this process (the embedded mode)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._hits: dict[str, int] = {}
-
-    def hit(self, key: str, window: int, now: float) -> int:
-        bucket = f"{key}:{int(now // window)}"
-        with self._lock:
-            self._hits[bucket] = self._hits.get(bucket, 0) + 1
-            return self._hits[bucket]
+PREFIX = "ratelimit"
 
 
-class RedisCounter:
-    def __init__(self, redis_client):
-        self._redis = redis_client
-
-    def hit(self, key: str, window: int, now: float) -> int:
-        bucket = f"ratelimit:{key}:{int(now // window)}"
-        pipe = self._redis.pipeline()
-        pipe.incr(bucket)
-        pipe.expire(bucket, window + 1)
-        return pipe.execute()[0]
-
-
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     url = app.config.get("REDIS_URL")
-    if url:
-        import redis
-
-        app.extensions["ratelimit"] = RedisCounter(redis.Redis.from_url(url))
-    else:
-        app.extensions["ratelimit"] = MemoryCounter()
+    storage = storage_from_string(url, key_prefix=PREFIX) if url else storage_from_string("memory://")
+    app.extensions["ratelimit"] = FixedWindowRateLimiter(storage)
 
 
 def limit(key: str, count: int, window: int) -> None:
-    """Allow `count` hits per `window` seconds for `key`; beyond that, 429 with Retry-After.
+    """Count one hit for `key`; beyond `count` hits in `window` seconds, 429 with Retry-After."""
+    item = _item(count, window)
+    if not _limiter().hit(item, key):
+        raise _refusal(item, key)
 
-    Windows run on real time, not the app clock: a frozen demo clock must not freeze the limits.
-    """
-    now = time.time()
-    if current_app.extensions["ratelimit"].hit(key, window, now) > count:
-        retry_after = max(1, math.ceil(window - now % window))
-        raise ApiError(
-            429, "rate_limited", "Too many attempts; try again later.", headers={"Retry-After": str(retry_after)}
-        )
+
+def refuse_if_spent(key: str, count: int, window: int) -> None:
+    """429 when `count` hits were already counted for `key` in this window; counts nothing itself
+    (with `count_one`: limits on failures only, such as wrong attempts against one ID number)."""
+    item = _item(count, window)
+    if not _limiter().test(item, key):
+        raise _refusal(item, key)
+
+
+def count_one(key: str, count: int, window: int) -> None:
+    """Count one hit for `key` without refusing (the next `refuse_if_spent` will)."""
+    _limiter().hit(_item(count, window), key)
+
+
+def _item(count: int, window: int) -> RateLimitItem:
+    return RateLimitItemPerSecond(count, window)
+
+
+def _limiter() -> FixedWindowRateLimiter:
+    return current_app.extensions["ratelimit"]
+
+
+def _refusal(item: RateLimitItem, key: str) -> ApiError:
+    reset_at = _limiter().get_window_stats(item, key).reset_time
+    retry_after = max(1, math.ceil(reset_at - time.time()))
+    return ApiError(
+        429, "rate_limited", "Too many attempts; try again later.", headers={"Retry-After": str(retry_after)}
+    )
