@@ -17,8 +17,10 @@ from miniapp_api.certificates import routes as certificates_routes
 from miniapp_api.contributions import cli as contributions_cli
 from miniapp_api.contributions import routes as contributions_routes
 from miniapp_api.core import config as configuration
+from miniapp_api.core import docs as core_docs
 from miniapp_api.core.api import OPENAPI_CONFIG, init_api
 from miniapp_api.family import routes as family_routes
+from miniapp_api.identity import cli as identity_cli
 from miniapp_api.identity import routes as identity_routes
 from miniapp_api.payments import callback
 from miniapp_api.payments import cli as payments_cli
@@ -31,6 +33,7 @@ BLUEPRINTS = (
     family_routes.bp,
     payments_routes.bp,
     certificates_routes.bp,
+    core_docs.messages_bp,
 )
 COMMANDS = (
     contributions_cli.proxy_payments_command,
@@ -38,6 +41,7 @@ COMMANDS = (
     certificates_cli.cli,
     benefits_cli.interest_cli,
     benefits_cli.benefits_cli,
+    identity_cli.cli,
 )
 
 

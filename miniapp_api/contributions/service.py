@@ -17,16 +17,6 @@ from policy.data import Standard
 from policy.facts import ResidentFacts
 
 STATUS_OF = {"invalid_tier": 422}  # every other refusal is a 409 conflict with the rules
-_DETAILS = {
-    "window_closed": "Payments are accepted January to June, days 1–25 (Beijing time).",
-    "invalid_tier": "The amount is not one of the contribution tiers.",
-    "basic_pension_unpaid": "The basic pension contribution for this year is not paid yet.",
-    "already_paid": "This year is already paid.",
-    "order_pending": orders.ORDER_PENDING,
-    "registration_updated_today": "The registration was corrected today; payment is possible from tomorrow.",
-    "back_payment_limit": "At most 15 years may be back-paid.",
-    "deceased": "Contributions stop when the resident has died.",
-}
 
 
 def options(resident: Resident) -> rules.ContributionOptions:
@@ -85,7 +75,7 @@ def refusal(decision: rules.Decision) -> ApiError:
     if decision.reason is not None:
         extra["reason"] = str(decision.reason)
     code = str(decision.code)
-    return ApiError(STATUS_OF.get(code, 409), code, _DETAILS.get(code, "The rules do not allow this payment."), **extra)
+    return ApiError(STATUS_OF.get(code, 409), code, f"refused by the rules: {code}", **extra)
 
 
 def register_with_tax_bureau(order: Order, resident: Resident) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import flask_smorest
 import marshmallow as ma
-from webargs.flaskparser import FlaskParser, abort
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from miniapp_api.core import bodies
 
 
 class ProblemSchema(ma.Schema):
@@ -19,14 +22,21 @@ class ProblemSchema(ma.Schema):
 
 
 class Parser(FlaskParser):
-    """Bodies that are not JSON (or not UTF-8) are a validation error like any other bad field."""
+    """Request arguments with our limits: a JSON body is read by `core.bodies.loads` (422 `invalid_body`
+    beyond its limits), a body of another Content-Type is 415 `unsupported_media_type`, no body is
+    missing (each required field then says so)."""
 
     DEFAULT_VALIDATION_STATUS = 422
     # Unknown query parameters are rejected like unknown body fields (the schemas say RAISE).
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
 
-    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        abort(422, exc=error, messages={"json": {"_body": ["The body is not valid UTF-8 JSON."]}})
+    def _raw_load_json(self, req):
+        raw = req.get_data(cache=True)
+        if not raw:
+            return webargs_core.missing
+        if not is_json_request(req):
+            raise bodies.unsupported_media_type()
+        return bodies.loads(raw)
 
 
 class Api(flask_smorest.Api):
@@ -41,10 +51,23 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class Schema(ma.Schema):
-    """Base of every request schema: unknown fields are rejected, not ignored."""
+    """Base of every request schema: unknown fields are rejected, not ignored, and no integer read from a
+    query string or body lies outside ±2^53 (API.md), whatever range its field allows."""
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.validates_schema
+    def _safe_integers(self, data: dict, **kwargs) -> None:
+        unsafe = [name for name, value in data.items() if _unsafe_integer(value)]
+        if unsafe:
+            raise ma.ValidationError({name: [f"Must lie within ±2^53 ({bodies.MAX_SAFE_INTEGER})."] for name in unsafe})
+
+
+def _unsafe_integer(value) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_unsafe_integer(item) for item in value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > bodies.MAX_SAFE_INTEGER
 
 
 OPENAPI_CONFIG = {

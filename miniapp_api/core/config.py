@@ -7,24 +7,26 @@ without real ones, and refuses a frozen clock (`APP_NOW`).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from miniapp_api.core import devkeys
+from miniapp_api.core import devkeys, paths, production
 
-PRODUCTION_REQUIRED = (
-    "DATABASE_URL", "SECRET_KEY", "WECHAT_API_BASE", "WECHAT_APPID", "WECHAT_SECRET",
-    "IDENTITY_API_BASE", "AGENCY_API_BASE", "TAX_API_BASE", "TAX_API_KEY", "TAX_PUBLIC_KEYS",
-    "CERT_SIGNING_KEY", "ID_ENCRYPTION_KEY", "PUBLIC_BASE_URL",
-)  # fmt: skip
 ENV_KEYS = (
-    *PRODUCTION_REQUIRED, "REDIS_URL", "POLICY_FILE", "APP_ENV", "APP_NOW",
+    *production.REQUIRED, "POLICY_FILE", "APP_ENV", "APP_NOW", "ID_ENCRYPTION_KEYS_PREVIOUS",
     # Beyond INTEGRATIONS.md: certificate key rotation, holiday overrides, public verify rate.
     "CERT_PREVIOUS_PUBLIC_KEYS", "CERT_CALENDAR_OVERRIDES", "CERT_VERIFY_PER_MINUTE",
     # How many reverse proxies in front set X-Forwarded-For (rate limits count per real client).
     "PROXY_FIX_HOPS",
 )  # fmt: skip
 SANDBOX_BASE = "http://127.0.0.1:8001"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message names the variable."""
+
+
 DEV_DEFAULTS = {
     "WECHAT_API_BASE": f"{SANDBOX_BASE}/wechat",
     "WECHAT_APPID": "wx_sandbox_app",
@@ -37,34 +39,33 @@ DEV_DEFAULTS = {
 }
 
 
-class ConfigError(RuntimeError):
-    """The configuration cannot run; the message names the variable."""
-
-
 def from_environ(environ: Mapping[str, str] = os.environ) -> dict:
     return {key: environ[key] for key in ENV_KEYS if environ.get(key)}
 
 
 def finalize(config: dict, instance_path: str) -> None:
     """Fill defaults, generate dev secrets, and refuse what production must not run with."""
-    config.setdefault("APP_ENV", "development")
+    if not config.get("APP_ENV"):
+        config["APP_ENV"] = _default_env()
     if config["APP_ENV"] not in ("production", "development", "testing"):
         raise ConfigError(f"APP_ENV must be production, development or testing, not {config['APP_ENV']!r}")
     if config["APP_ENV"] == "production":
-        _check_production(config)
+        if problem := production.problem(config):
+            raise ConfigError(problem)
     else:
         _fill_development(config, Path(instance_path))
     if len(config["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY must be at least 32 characters")
     config["SQLALCHEMY_DATABASE_URI"] = database_uri(config["DATABASE_URL"])
+    # Bound parameters (names, birth dates, ciphertexts) never reach a log line or a stored exception.
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True})
 
 
-def _check_production(config: dict) -> None:
-    missing = [key for key in PRODUCTION_REQUIRED if not config.get(key)]
-    if missing:
-        raise ConfigError(f"production refuses to start without: {', '.join(missing)}")
-    if config.get("APP_NOW"):
-        raise ConfigError("APP_NOW freezes the clock and is refused in production")
+def _default_env() -> str:
+    """Development only for the checkout's own tools; gunicorn or an installed package must say APP_ENV."""
+    if paths.IN_CHECKOUT and "gunicorn.arbiter" not in sys.modules:
+        return "development"
+    raise ConfigError("set APP_ENV to production, development or testing (it has no default outside the checkout)")
 
 
 def _fill_development(config: dict, instance: Path) -> None:

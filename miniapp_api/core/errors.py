@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from flask import Flask, Response, g, json
 from werkzeug.exceptions import HTTPException
 
 from integrations.errors import UpstreamError
+from miniapp_api.core import messages
 
 log = logging.getLogger(__name__)
 
@@ -27,26 +29,27 @@ HTTP_CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
-TITLES = {401: "Unauthorized", 404: "Not found", 422: "Unprocessable content", 500: "Internal server error"}
 
 
 class ApiError(Exception):
-    """An expected failure: status, stable code, human detail and any extra problem members."""
+    """An expected failure: status, stable code and any extra problem members. `message` is for developers
+    and logs only; the response's `detail` is the resident's sentence for `code` (core/messages.py)."""
 
-    def __init__(self, status: int, code: str, detail: str = "", *, headers: dict | None = None, **extra):
-        super().__init__(detail or code)
-        self.status, self.code, self.detail = status, code, detail
+    def __init__(self, status: int, code: str, message: str = "", *, headers: dict | None = None, **extra):
+        super().__init__(message or code)
+        self.status, self.code = status, code
         self.headers = headers or {}
         self.extra = extra
 
 
-def problem(status: int, code: str, detail: str = "", headers: dict | None = None, **extra) -> Response:
+def problem(status: int, code: str, headers: dict | None = None, **extra) -> Response:
+    """The problem response for `code`: `title` is the status's reason phrase, `detail` the code's sentence."""
     body = {
         "type": PROBLEM_TYPE,
-        "title": TITLES.get(status, _reason(status)),
+        "title": _reason(status),
         "status": status,
         "code": code,
-        "detail": detail or _reason(status),
+        "detail": messages.detail(code),
         **extra,
     }
     response = Response(json.dumps(body), status, mimetype="application/problem+json")
@@ -55,18 +58,19 @@ def problem(status: int, code: str, detail: str = "", headers: dict | None = Non
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
-    return HTTPStatus(status).phrase
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # not a registered status
+        return "Error"
 
 
 def handle_api_error(error: ApiError) -> Response:
-    return problem(error.status, error.code, error.detail, error.headers, **error.extra)
+    return problem(error.status, error.code, error.headers, **error.extra)
 
 
 def handle_upstream_error(error: UpstreamError) -> Response:
     log.warning("upstream failure: %s (%s)", error.code, error.detail)
-    return problem(error.status, error.code, error.detail)
+    return problem(error.status, error.code)
 
 
 def handle_http_exception(error: HTTPException) -> Response:
@@ -77,8 +81,7 @@ def handle_http_exception(error: HTTPException) -> Response:
     extra = {"errors": _field_errors(data["messages"])} if "messages" in data else {}
     headers = dict(error.get_headers()) if status in (405, 429) else {}
     headers.pop("Content-Type", None)
-    detail = "The request body or parameters are invalid." if extra else (error.description or "")
-    return problem(status, HTTP_CODES.get(status, "error"), detail, headers, **extra)
+    return problem(status, HTTP_CODES.get(status, "error"), headers, **extra)
 
 
 def _field_errors(messages: dict) -> dict:
@@ -90,8 +93,9 @@ def _field_errors(messages: dict) -> dict:
 
 
 def handle_unexpected(error: Exception) -> Response:
-    log.exception("unhandled error, request %s", g.get("request_id", "-"))
-    return problem(500, "internal_error", f"Something went wrong; quote request id {g.get('request_id', '-')}.")
+    request_id = g.get("request_id", "-")
+    log.exception("unhandled error, request %s", request_id)
+    return problem(500, "internal_error", request_id=request_id)
 
 
 def register(app: Flask) -> None:

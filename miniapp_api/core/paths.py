@@ -16,5 +16,6 @@ def _data_folder(name: str) -> Path:
     return installed if installed.is_dir() else PACKAGE.parent / name
 
 
+IN_CHECKOUT = (PACKAGE.parent / "pyproject.toml").is_file() and "site-packages" not in PACKAGE.parts
 STATIC = _data_folder("static")
 MIGRATIONS = _data_folder("migrations")

@@ -1,7 +1,13 @@
 """ID numbers at rest: encrypted (Fernet), with a keyed blind index (HMAC-SHA256) for exact lookup.
 
-Both keys are derived from `ID_ENCRYPTION_KEY` with HKDF under different labels, so the index
+Both keys are derived from an `ID_ENCRYPTION_KEY` with HKDF under different labels, so the index
 reveals nothing without the key and cannot be used to decrypt.
+
+Rotation: `ID_ENCRYPTION_KEYS_PREVIOUS` lists the earlier keys, newest first. They still decrypt
+(MultiFernet), never encrypt; `residents reencrypt-ids` moves every row to the current key. The blind
+index stays derived from the first key ever used — the last of the previous keys, or the current key
+while there is none — so lookups never change with a rotation and nothing but the ciphertext is
+rewritten. That first key therefore stays listed for good (docs/security.md).
 """
 
 from __future__ import annotations
@@ -9,27 +15,43 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
+from flask import Flask, current_app
+
+from models import Resident, db
+
+REENCRYPT_BATCH = 500
 
 
 def _derive(master: bytes, label: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(master)
 
 
+def _master(key: str) -> bytes:
+    master = base64.urlsafe_b64decode(key)
+    if len(master) != 32:
+        raise ValueError("ID_ENCRYPTION_KEY must be 32 bytes in URL-safe base64")
+    return master
+
+
+def _fernet(master: bytes) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_derive(master, b"id-number-encryption")))
+
+
 class IdCipher:
-    def __init__(self, key: str):
-        master = base64.urlsafe_b64decode(key)
-        if len(master) != 32:
-            raise ValueError("ID_ENCRYPTION_KEY must be 32 bytes in URL-safe base64")
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(master, b"id-number-encryption")))
-        self._index_key = _derive(master, b"id-number-blind-index")
+    def __init__(self, key: str, previous: list[str] | tuple[str, ...] = ()):
+        masters = [_master(k) for k in (key, *previous)]
+        self._current = _fernet(masters[0])
+        self._fernet = MultiFernet([_fernet(master) for master in masters])
+        self._index_key = _derive(masters[-1], b"id-number-blind-index")
 
     def encrypt(self, id_number: str) -> str:
-        return self._fernet.encrypt(id_number.encode()).decode()
+        return self._current.encrypt(id_number.encode()).decode()
 
     def decrypt(self, token: str) -> str:
         return self._fernet.decrypt(token.encode()).decode()
@@ -37,10 +59,52 @@ class IdCipher:
     def blind_index(self, id_number: str) -> str:
         return hmac.new(self._index_key, id_number.upper().encode(), hashlib.sha256).hexdigest()
 
+    def is_current(self, token: str) -> bool:
+        """Whether the current key alone decrypts `token` (re-encryption leaves such rows alone)."""
+        try:
+            self._current.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
-def init_app(app) -> None:
-    app.extensions["id_cipher"] = IdCipher(app.config["ID_ENCRYPTION_KEY"])
+    def rotate(self, token: str) -> str:
+        """The same ID number encrypted under the current key."""
+        return self._fernet.rotate(token.encode()).decode()
+
+
+def previous_keys(value: str | None) -> list[str]:
+    return [key.strip() for key in (value or "").split(",") if key.strip()]
+
+
+def init_app(app: Flask) -> None:
+    previous = previous_keys(app.config.get("ID_ENCRYPTION_KEYS_PREVIOUS"))
+    app.extensions["id_cipher"] = IdCipher(app.config["ID_ENCRYPTION_KEY"], previous)
 
 
 def cipher() -> IdCipher:
     return current_app.extensions["id_cipher"]
+
+
+@dataclass(frozen=True)
+class Reencrypted:
+    residents: int  # rows read
+    rewritten: int  # rows moved to the current key
+
+
+def reencrypt_all(batch_size: int = REENCRYPT_BATCH) -> Iterator[Reencrypted]:
+    """Move every resident's ID number to the current key, one committed batch at a time (keyset order,
+    so a rerun after a crash simply finds those rows current); yields each batch's counts."""
+    after = 0
+    while rows := _batch(after, batch_size):
+        rewritten = [(row_id, cipher().rotate(token)) for row_id, token in rows if not cipher().is_current(token)]
+        for row_id, token in rewritten:
+            db.session.execute(db.update(Resident).where(Resident.id == row_id).values(id_number_encrypted=token))
+        db.session.commit()
+        after = rows[-1][0]
+        yield Reencrypted(len(rows), len(rewritten))
+
+
+def _batch(after: int, size: int) -> list[tuple[int, str]]:
+    query = (db.select(Resident.id, Resident.id_number_encrypted).where(Resident.id > after)
+             .order_by(Resident.id).limit(size))  # fmt: skip
+    return [(row_id, token) for row_id, token in db.session.execute(query)]

@@ -205,7 +205,8 @@ def walkthrough(api: str, sandbox: str, later: str | None, later_day: str = "", 
     409 `not_yet_available` until its clock reaches the 5th working day after the payment.
     """
     child, parent = demo_data.by_key("child_1985"), demo_data.by_key("parent_1958")
-    real_name = f'{{"id_number": "{child["id_number"]}", "name": "{child["name"]}"}}'
+    face = f'{{"code": "test:child_1985", "id_number": "{child["id_number"]}", "name": "{child["name"]}"}}'
+    real_name = f'{{"id_number": "{child["id_number"]}", "name": "{child["name"]}", "verify_result": "\'$FACE\'"}}'
     link = f'{{"parent_id_number": "{parent["id_number"]}", "parent_name": "{parent["name"]}", "relation": "child"}}'
     later_note = (
         f"$LATER is the same API on the same database, its clock at {later_day}"
@@ -217,9 +218,11 @@ def walkthrough(api: str, sandbox: str, later: str | None, later_day: str = "", 
 API={api} SANDBOX={sandbox} LATER={later or api}
 {HELPERS}
 
-# 1. {child["name"]} (child_1985) logs in with a sandbox WeChat code and binds her real name
+# 1. {child["name"]} (child_1985) logs in with a sandbox WeChat code, passes the face check on her phone (the
+#    sandbox stands in for wx.startFacialRecognitionVerify) and binds her real name with its verify_result
 TOKEN=$(post $API/api/v1/auth/login -d '{{"code": "test:child_1985:1"}}' | pick access_token)
 AUTH="Authorization: Bearer $TOKEN"
+FACE=$(post $SANDBOX/wechat/sandbox/face-verify -d '{face}' | pick verify_result)
 ME=$(post $API/api/v1/auth/real-name -H "$AUTH" -d '{real_name}' | pick resident resident_id)
 curl -sS $API/api/v1/me -H "$AUTH" | show
 
@@ -428,7 +431,8 @@ Shanxi supplementary pension: demo
   logs              {logs}/
 
 Demo residents (agency registry of the sandbox); log in with WeChat code test:<key>[:<anything>],
-then bind the real name with the ID number and name below (docs/demo.md tells them apart):
+pass the sandbox face check ($SANDBOX/wechat/sandbox/face-verify, step 1), then bind the real name
+with the ID number and name below and its verify_result (docs/demo.md tells them apart):
 {residents_table()}
 
 Walkthrough (paste into bash or zsh; needs curl and python3):

@@ -9,7 +9,6 @@ it expects the API's `TAX_API_KEY`, and its WeChat expects the API's appid and s
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -80,13 +79,13 @@ def trust_problem(api_config: dict, private_key: str | Path, serial: str) -> str
     if not keys_file:
         return "the API has no TAX_PUBLIC_KEYS"
     try:
-        trusted = json.loads(Path(keys_file).read_text(encoding="utf-8"))
+        trusted = tax_signature.load_public_keys(keys_file)
         ours = tax_signature.public_pem(tax_signature.load_private_key(private_key))
     except (OSError, ValueError) as exc:
         return str(exc)
-    if not isinstance(trusted, dict) or serial not in trusted:
+    if serial not in trusted:
         return f"{keys_file} has no key with serial {serial!r}"
-    if trusted[serial].strip() != ours.strip():
+    if tax_signature.public_pem(trusted[serial]) != ours:
         return f"{keys_file} holds another public key under serial {serial!r}"
     return None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 
 from miniapp_api.core.api import Blueprint
 from miniapp_api.family import service
@@ -19,7 +19,10 @@ bp = Blueprint("family", __name__, url_prefix="/api/v1/family", description="Fam
 @bp.response(201, LinkSchema)
 def create_link(body):
     """Link to a parent: active at once if the registry lists you as their supporter, else pending their consent."""
-    link = service.create_link(verified_user(), body["parent_id_number"], body["parent_name"], body["relation"])
+    user = verified_user()
+    link = service.create_link(
+        user, body["parent_id_number"], body["parent_name"], body["relation"], request.remote_addr or ""
+    )
     db.session.commit()
     return service.with_paid_years([link])[0]
 

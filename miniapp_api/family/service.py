@@ -2,8 +2,11 @@
 
 A link is active at once when the agency registry lists the supporter among the parent's
 `supporters`; otherwise it waits for the parent's consent from their own mini-program. Either side
-may remove it; removed links stay as history. Access checks (`access.relation_to`) read the link
-status on every request, so approval and removal take effect at once.
+may remove it; removed links stay as history, with who removed them (`removed_by`). A supporter the
+parent removed is kept out: their next links to that parent wait for the parent's consent even when
+the registry lists them, until the parent approves one (API.md, `DELETE /family/links`). Access
+checks (`access.relation_to`) read the link status on every request, so approval and removal take
+effect at once.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from miniapp_api.core.errors import ApiError
 from miniapp_api.identity import residents
 from miniapp_api.identity.access import not_found
 from miniapp_api.identity.service import confirm_identity, parse_id_number
-from models import FamilyLink, LinkStatus, Order, OrderStatus, Payer, Relation, Resident, WeChatUser, db
+from models import FamilyLink, LinkSide, LinkStatus, Order, OrderStatus, Payer, Relation, Resident, WeChatUser, db
 
 MAX_LINKS = 10  # live links one person may hold as supporter
+ATTEMPTS_PER_USER = 10  # link attempts (each an identity check) per user ...
+ATTEMPTS_PER_ADDRESS = 30  # ... and per client address ...
+ATTEMPTS_WINDOW = 600  # ... in 10 minutes
 
 
 @dataclass(frozen=True)
@@ -33,9 +39,16 @@ class LinkView:
     paid_years: list[int] = field(default_factory=list)
 
 
-def create_link(user: WeChatUser, parent_id_number: str, parent_name: str, relation: Relation) -> FamilyLink:
-    """Link the verified `user` (as supporter) to the parent named by ID number and name (flushed)."""
-    ratelimit.limit(f"family-link:user:{user.id}", 10, 600)  # each attempt is an identity check
+def create_link(
+    user: WeChatUser, parent_id_number: str, parent_name: str, relation: Relation, client_address: str | None = None
+) -> FamilyLink:
+    """Link the verified `user` (as supporter) to the parent named by ID number and name (flushed).
+
+    Each attempt is an identity check on someone else's ID number: limited per user and, when the
+    request's `client_address` is given, per address (many accounts from one place)."""
+    if client_address is not None:
+        ratelimit.limit(f"family-link:addr:{client_address}", ATTEMPTS_PER_ADDRESS, ATTEMPTS_WINDOW)
+    ratelimit.limit(f"family-link:user:{user.id}", ATTEMPTS_PER_USER, ATTEMPTS_WINDOW)
     number = parse_id_number(parent_id_number, "parent_id_number")
     own_number = residents.id_number_of(user.resident)
     if number == own_number:
@@ -57,7 +70,8 @@ def _insert_retrying(supporter_id: int, own_number: str, record: RegistryRecord,
 def _insert(supporter_id: int, own_number: str, record: RegistryRecord, relation: Relation) -> FamilyLink:
     parent = residents.sync_from_registry(record)
     _check_room(supporter_id, parent)
-    listed, now = own_number in record.supporters, clock().now()
+    listed = own_number in record.supporters and not kept_out(supporter_id, parent.id)
+    now = clock().now()
     link = FamilyLink(
         supporter_id=supporter_id,
         parent_id=parent.id,
@@ -76,13 +90,31 @@ def _check_room(supporter_id: int, parent: Resident) -> None:
     if live_link(supporter_id, parent.id) is not None:
         raise _link_exists()
     if count_live_links(supporter_id) >= MAX_LINKS:
-        raise ApiError(
-            409, "too_many_links", f"You may support at most {MAX_LINKS} people; remove a link before adding another."
-        )
+        raise ApiError(409, "too_many_links", f"at most {MAX_LINKS} live links as supporter", max_links=MAX_LINKS)
 
 
 def _link_exists() -> ApiError:
     return ApiError(409, "link_exists", "You are already linked to this person (or waiting for their consent).")
+
+
+def kept_out(supporter_id: int, parent_id: int) -> bool:
+    """Whether the parent removed this supporter and has not approved a link of theirs since.
+
+    The pair's links follow one another (one live link at a time), so "since" is a higher id. A
+    removal by the supporter does not lift the bar (withdrawing the pending request and asking again
+    must not turn it into a registry link); only the parent's approval does."""
+    pair = (FamilyLink.supporter_id == supporter_id, FamilyLink.parent_id == parent_id)
+    removed = db.session.scalar(
+        db.select(db.func.max(FamilyLink.id)).where(
+            *pair, FamilyLink.status == LinkStatus.REMOVED, FamilyLink.removed_by == LinkSide.PARENT
+        )
+    )
+    if removed is None:
+        return False
+    approved_since = db.select(FamilyLink.id).where(
+        *pair, FamilyLink.id > removed, FamilyLink.via_registry.is_(False), FamilyLink.approved_at.is_not(None)
+    )
+    return db.session.execute(approved_since.limit(1)).first() is None
 
 
 def live_link(supporter_id: int, parent_id: int) -> FamilyLink | None:
@@ -114,11 +146,13 @@ def approve(user: WeChatUser, link_id: str) -> FamilyLink:
 
 
 def remove(user: WeChatUser, link_id: str) -> None:
-    """Either side ends the link; the supporter's access ends with it."""
+    """Either side ends the link; the supporter's access ends with it. Removed by the parent, the
+    supporter's next link to them waits for their consent (`kept_out`)."""
     link = _find_live(link_id)
     if link is None or user.resident_id not in (link.parent_id, link.supporter_id):
         raise _no_such_link()
-    link.status, link.removed_at = LinkStatus.REMOVED, clock().now()
+    side = LinkSide.PARENT if user.resident_id == link.parent_id else LinkSide.SUPPORTER
+    link.status, link.removed_at, link.removed_by = LinkStatus.REMOVED, clock().now(), side
 
 
 def _find_live(link_id: str) -> FamilyLink | None:

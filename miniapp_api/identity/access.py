@@ -16,8 +16,8 @@ from models import FamilyLink, LinkStatus, Payer, Resident, WeChatUser, db
 NOT_FOUND = "No such resident, or you may not act for them."
 
 
-def not_found(detail: str = NOT_FOUND) -> ApiError:
-    return ApiError(404, "not_found", detail)
+def not_found(message: str = NOT_FOUND) -> ApiError:
+    return ApiError(404, "not_found", message)
 
 
 def relation_to(user: WeChatUser, resident: Resident) -> Payer | None:

@@ -11,8 +11,8 @@ from miniapp_api.identity import tokens
 from models import WeChatUser, db
 
 
-def _unauthorized(detail: str) -> ApiError:
-    return ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
 
 def _bearer_token() -> str:
@@ -23,10 +23,12 @@ def _bearer_token() -> str:
 
 
 def current_user() -> WeChatUser:
+    """The token's user; 401 unless the token is genuine, unexpired and of the user's current generation
+    (a binding moved away or ended by agency staff ends every token issued before)."""
     if "user" not in g:
-        user_id = tokens.user_id_of(_bearer_token())
-        user = db.session.get(WeChatUser, user_id) if user_id is not None else None
-        if user is None:
+        subject = tokens.decode(_bearer_token())
+        user = db.session.get(WeChatUser, subject.user_id) if subject is not None else None
+        if user is None or subject is None or user.token_generation != subject.generation:
             raise _unauthorized("The access token is invalid or expired.")
         g.user = user
     return g.user

@@ -6,7 +6,7 @@ from flask import request
 
 from miniapp_api.core import ratelimit
 from miniapp_api.core.api import Blueprint
-from miniapp_api.identity import residents, service
+from miniapp_api.identity import service
 from miniapp_api.identity.auth import current_user, login_required
 from miniapp_api.identity.schemas import LoginSchema, MeSchema, RealNameResultSchema, RealNameSchema, TokenSchema
 
@@ -27,13 +27,12 @@ def login(body):
 @bp.arguments(RealNameSchema)
 @bp.response(200, RealNameResultSchema)
 def real_name(body):
-    """Prove who you are and bind this WeChat user to that resident."""
+    """Prove who you are (face verification, then the identity check) and bind this WeChat user to that resident."""
     user = current_user()
     ratelimit.limit(f"real-name:user:{user.id}", 5, 600)
     ratelimit.limit(f"real-name:addr:{request.remote_addr}", 30, 600)
     number = service.parse_id_number(body["id_number"])
-    resident = residents.sync_from_registry(service.confirm_identity(number, body["name"].strip()))
-    service.bind(user, resident)
+    resident = service.real_name(user, number, body["name"].strip(), body.get("verify_result"))
     return {"resident": resident}
 
 

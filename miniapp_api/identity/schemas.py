@@ -26,6 +26,12 @@ class TokenSchema(Schema):
 class RealNameSchema(Schema):
     id_number = Str(required=True, validate=validate.Length(max=64))  # format: invalid_id_number
     name = Str(required=True, validate=validate.Length(1, 64))
+    # Missing or empty: 422 face_verification_required.
+    verify_result = Str(
+        allow_none=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "from wx.startFacialRecognitionVerify for this name and ID number; used once"},
+    )
 
 
 class ResidentSchema(Schema):

@@ -1,4 +1,5 @@
-"""WeChat users, proof of identity and the binding of a user to the resident they are."""
+"""WeChat users, proof of identity (face, identity check, registry) and the binding of a user to the
+resident they are."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 
 from integrations.agency import RegistryRecord
-from miniapp_api.core import clients
+from miniapp_api.core import clients, ratelimit
 from miniapp_api.core.clock import clock
 from miniapp_api.core.errors import ApiError
-from miniapp_api.identity import tokens
+from miniapp_api.core.pii import cipher
+from miniapp_api.identity import bindings, face, residents, tokens
 from models import FamilyLink, LinkStatus, Resident, WeChatUser, db
 from policy import id_number
 
@@ -33,11 +35,15 @@ class Me:
         return self.resident is not None
 
 
+FAILURES_PER_PERSON = (5, 3600)  # failed attempts against one ID number, per hour
+COUNTED_FAILURES = frozenset({"face_verification_failed", "identity_mismatch"})
+
+
 def log_in(code: str) -> IssuedToken:
     """The WeChat user of a wx.login code (created on the first visit) and a fresh token for them."""
     session = clients.wechat().code_to_session(code)
     user = user_of(session.openid) or _new_user(session.openid, session.unionid)
-    token, lifetime = tokens.issue(user.id)
+    token, lifetime = tokens.issue(user.id, user.token_generation)
     return IssuedToken(token, lifetime, user.verified)
 
 
@@ -80,16 +86,27 @@ def confirm_identity(number: str, name: str) -> RegistryRecord:
     return record
 
 
-def bind(user: WeChatUser, resident: Resident) -> None:
-    """Bind the user to the resident they proved to be (committed); 409 `already_bound` otherwise."""
-    if user.resident_id not in (None, resident.id):
-        raise ApiError(409, "already_bound", "This WeChat user is already bound to another person.")
-    user.resident_id, user.verified_at = resident.id, user.verified_at or clock().now()
+def real_name(user: WeChatUser, number: str, name: str, verify_result: str | None) -> Resident:
+    """Bind the user to the resident (`number`, `name`) after the face check, the identity check and the
+    registry (committed). Failed face and identity checks count against the ID number, whoever makes
+    them: at most FAILURES_PER_PERSON an hour, then 429 for everyone until the hour is over."""
+    if not verify_result:
+        raise face.required()
+    known = residents.find_by_id_number(number)
+    if user.resident_id is not None and (known is None or known.id != user.resident_id):
+        raise bindings.already_bound("This WeChat user is already bound to another person.")
+    failures = f"real-name:failures:{cipher().blind_index(number)}"
+    ratelimit.refuse_if_spent(failures, *FAILURES_PER_PERSON)
     try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ApiError(409, "already_bound", "This person is already bound to another WeChat user.") from None
+        face.confirm(user, number, name, verify_result)
+        record = confirm_identity(number, name)
+    except ApiError as exc:
+        if exc.code in COUNTED_FAILURES:
+            ratelimit.count_one(failures, *FAILURES_PER_PERSON)
+        raise
+    resident = residents.sync_from_registry(record)
+    bindings.bind(user, resident)
+    return resident
 
 
 def me(user: WeChatUser) -> Me:

@@ -1,8 +1,14 @@
-"""Access tokens: HS256 JWTs signed with SECRET_KEY, short-lived, checked against the app clock."""
+"""Access tokens: HS256 JWTs signed with SECRET_KEY, short-lived, checked against the app clock.
+
+Each token carries its user's `token_generation` (`gen`) at issue; raising the user's generation
+(their binding moved to the face-verified person, or agency staff ended it) ends every token issued
+before at once.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import jwt
 from flask import current_app
@@ -13,15 +19,28 @@ ALGORITHM = "HS256"
 LIFETIME = dt.timedelta(hours=2)
 
 
-def issue(user_id: int) -> tuple[str, int]:
-    """A token for the WeChat user, and its lifetime in seconds."""
+@dataclass(frozen=True)
+class Subject:
+    """Whom a genuine, unexpired token names: the user, in the token generation it was issued in."""
+
+    user_id: int
+    generation: int
+
+
+def issue(user_id: int, generation: int = 0) -> tuple[str, int]:
+    """A token for the WeChat user in their current `token_generation`, and its lifetime in seconds."""
     now = clock().now()
-    claims = {"sub": str(user_id), "iat": int(now.timestamp()), "exp": int((now + LIFETIME).timestamp())}
+    claims = {
+        "sub": str(user_id),
+        "gen": generation,
+        "iat": int(now.timestamp()),
+        "exp": int((now + LIFETIME).timestamp()),
+    }
     return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM), int(LIFETIME.total_seconds())
 
 
-def user_id_of(token: str) -> int | None:
-    """The user id of a genuine, unexpired token; None for anything else (forged, `alg: none`, expired)."""
+def decode(token: str) -> Subject | None:
+    """The subject of a genuine, unexpired token; None for anything else (forged, `alg: none`, expired)."""
     try:
         claims = jwt.decode(
             token,
@@ -32,6 +51,14 @@ def user_id_of(token: str) -> int | None:
     except jwt.PyJWTError:
         return None
     now = clock().now().timestamp()
-    if not (claims["iat"] - 60 <= now < claims["exp"]) or not str(claims["sub"]).isdigit():
+    if not (_number(claims["iat"]) and _number(claims["exp"]) and claims["iat"] - 60 <= now < claims["exp"]):
         return None
-    return int(claims["sub"])
+    # Tokens issued before generations existed carry none: they belong to generation 0.
+    generation = claims.get("gen", 0)
+    if not str(claims["sub"]).isdigit() or not (isinstance(generation, int) and not isinstance(generation, bool)):
+        return None
+    return Subject(int(claims["sub"]), generation)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

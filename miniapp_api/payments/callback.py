@@ -1,17 +1,32 @@
-"""Checking and applying one callback delivery, and keeping it in the inbox (`callback_deliveries`).
+"""Checking and applying one callback delivery, and keeping a record of it.
 
-Checks, in order: the four `Tax-*` headers, the key serial, the RSA signature over the raw bytes, the
-timestamp (±300 s of the app clock), the nonce (only once the signature holds, so nobody can burn
-nonces), the body schema. Every delivery lands in the inbox with its outcome.
+Checks, in order: the body size, the four `Tax-*` headers, the key serial, the RSA signature over the
+raw bytes, the timestamp (±300 s of the app clock), the nonce (only once the signature holds, so
+nobody can burn nonces), the body schema.
+
+A delivery whose signature verifies is stored raw in the inbox (`callback_deliveries`) with its
+outcome, accepted or not, for good. One whose signature does not verify (oversized, missing headers,
+unknown serial, bad signature) leaves only a small fixed-size `rejected_deliveries` record: time,
+client address, body size and SHA-256, reason; never its body or headers (INTEGRATIONS.md §4).
+
+Throttle: per client address (`request.remote_addr`, i.e. after `PROXY_FIX_HOPS`), at most
+`NOTIFY_PER_MINUTE` deliveries a minute that are not fresh genuine ones: unsigned ones, and signed
+ones refused as stale or replayed (copies of a real delivery). It is counted once such a refusal is
+known and before anything about the delivery is written (a replay is known from the nonce store's
+refused insert, which writes nothing); beyond it the answer is 429 with Retry-After and nothing is
+written. A fresh genuine delivery (signature, timestamp and nonce hold) is neither counted nor
+refused: only the tax bureau's key makes one, so nobody, not even a client behind the same address,
+can spend the tax bureau's way in, and no peak of real payments is ever throttled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, jsonify, request
 from marshmallow import ValidationError
@@ -19,17 +34,28 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from integrations import tax_signature
+from miniapp_api.core import ratelimit
 from miniapp_api.core.clock import clock
+from miniapp_api.core.errors import ApiError
 from miniapp_api.payments import crediting, nonces
 from miniapp_api.payments.outcomes import Outcome
 from miniapp_api.payments.schemas import CallbackEvent, CallbackSchema
-from models import CallbackDelivery, db
+from models import CallbackDelivery, RejectedDelivery, db
 
 log = logging.getLogger(__name__)
 
 TAX_HEADERS = ("Tax-Timestamp", "Tax-Nonce", "Tax-Serial", "Tax-Signature")
 TIMESTAMP_TOLERANCE = 300  # seconds, either direction
 MAX_BODY = 64 * 1024
+# Per client address and minute: deliveries that are not fresh genuine ones (unsigned, stale,
+# replayed). The tax bureau's own retries of one payment come 15 s apart at the closest, and its
+# fresh signed deliveries are never counted; 300 a minute (5 a second, sustained, from one address)
+# is far more than any honest client sends that fail, and caps one address at 300 small records
+# (under 200 bytes each as stored, docs/payments.md) a minute.
+NOTIFY_PER_MINUTE = 300
+THROTTLE_WINDOW = 60  # seconds
+THROTTLED = frozenset({Outcome.STALE_TIMESTAMP, Outcome.REPLAYED_NONCE})  # signed, yet not fresh
+MAX_BODY_SIZE = 2**31 - 1  # what `rejected_deliveries.body_size` holds; a declared length may say more
 REFUSAL_STATUS = {Outcome.UNKNOWN_ORDER: 404, Outcome.AMOUNT_MISMATCH: 409, Outcome.TRANSACTION_CONFLICT: 409}
 UNSTORED_HEADERS = frozenset({"Authorization", "Cookie"})
 _TIMESTAMP = re.compile(r"\d{1,12}", re.ASCII)
@@ -40,11 +66,14 @@ class Verdict:
     status: int
     outcome: Outcome
     message: str = ""
+    retry_after: int | None = None
 
     def answer(self) -> Response:
         body = {"code": "SUCCESS"} if self.status == 200 else {"code": "FAIL", "message": self.message}
         response = jsonify(body)
         response.status_code = self.status
+        if self.retry_after is not None:
+            response.headers["Retry-After"] = str(self.retry_after)
         return response
 
 
@@ -54,12 +83,19 @@ class Rejected(Exception):
         self.verdict = Verdict(status, outcome, message)
 
 
-@dataclass(frozen=True)
+class Unsigned(Rejected):
+    """Refused before the signature verified: only a small fixed-size record is kept."""
+
+
+@dataclass
 class Delivery:
     received_at: dt.datetime
+    client_address: str
     headers: dict[str, str]
-    raw: bytes
+    raw: bytes  # the body; for an oversized one, what was read of it (nothing when refused unread)
+    size: int  # the body's length: as declared by Content-Length, else as read
     oversized: bool
+    verified: bool = field(default=False)  # set once the signature holds: from then on stored raw
 
 
 def receive() -> Verdict:
@@ -82,25 +118,30 @@ def init_app(app: Flask) -> None:
 
 def _received() -> Delivery:
     headers = {name: value for name, value in request.headers.items() if name not in UNSTORED_HEADERS}
-    raw = _body()
-    return Delivery(clock().now(), headers, raw or b"", raw is None)
+    raw, oversized = _body()
+    declared = request.content_length
+    size = min(declared if oversized and declared is not None else len(raw), MAX_BODY_SIZE)
+    return Delivery(clock().now(), (request.remote_addr or "")[:45], headers, raw, size, oversized)
 
 
-def _body() -> bytes | None:
-    """The raw body, or None when it is longer than MAX_BODY (then it is not kept)."""
+def _body() -> tuple[bytes, bool]:
+    """The raw body and whether it is longer than MAX_BODY (then it is never kept)."""
     request.max_content_length = MAX_BODY + 1  # a chunked body is cut there silently: its length tells
     try:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:  # Content-Length says so: nothing is read
-        return None
-    return raw if len(raw) <= MAX_BODY else None
+        return b"", True
+    return raw, len(raw) > MAX_BODY
 
 
 def _handled(delivery: Delivery) -> Verdict:
     try:
         event = _verified_event(delivery)
+    except Unsigned as rejected:
+        return _throttled(delivery) or _recorded(delivery, rejected.verdict)
     except Rejected as rejected:
-        return _stored(delivery, rejected.verdict)
+        throttled = _throttled(delivery) if rejected.verdict.outcome in THROTTLED else None
+        return throttled or _stored(delivery, rejected.verdict)
     try:
         return _stored(delivery, _verdict(_applied(event)), event)
     except IntegrityError as error:  # a concurrent delivery credited the same payment first
@@ -112,13 +153,14 @@ def _handled(delivery: Delivery) -> Verdict:
 
 def _verified_event(delivery: Delivery) -> CallbackEvent:
     if delivery.oversized:
-        raise Rejected(413, Outcome.INVALID_BODY, f"the body exceeds {MAX_BODY} bytes")
+        raise Unsigned(413, Outcome.INVALID_BODY, f"the body exceeds {MAX_BODY} bytes")
     timestamp, nonce, serial, signature = _tax_headers(delivery.headers)
     key = current_app.extensions["tax_public_keys"].get(serial)
     if key is None:
-        raise Rejected(401, Outcome.UNKNOWN_SERIAL, f"unknown key serial {serial[:64]!r}")
+        raise Unsigned(401, Outcome.UNKNOWN_SERIAL, f"unknown key serial {serial[:64]!r}")
     if not tax_signature.verify(key, timestamp, nonce, delivery.raw, signature):
-        raise Rejected(401, Outcome.BAD_SIGNATURE, "the signature does not verify")
+        raise Unsigned(401, Outcome.BAD_SIGNATURE, "the signature does not verify")
+    delivery.verified = True
     _check_timestamp(timestamp)
     if not nonces.claim(nonce):
         raise Rejected(409, Outcome.REPLAYED_NONCE, "nonce already seen in the last 10 minutes")
@@ -129,10 +171,22 @@ def _tax_headers(headers: dict[str, str]) -> list[str]:
     values = [headers.get(name, "") for name in TAX_HEADERS]
     missing = [name for name, value in zip(TAX_HEADERS, values, strict=True) if not value]
     if missing:
-        raise Rejected(400, Outcome.MISSING_HEADERS, f"missing header(s): {', '.join(missing)}")
+        raise Unsigned(400, Outcome.MISSING_HEADERS, f"missing header(s): {', '.join(missing)}")
     if len(values[1]) > 128:
-        raise Rejected(400, Outcome.MISSING_HEADERS, "Tax-Nonce is longer than 128 characters")
+        raise Unsigned(400, Outcome.MISSING_HEADERS, "Tax-Nonce is longer than 128 characters")
     return values
+
+
+def _throttled(delivery: Delivery) -> Verdict | None:
+    """Count a delivery that is not a fresh genuine one against its address; the 429 beyond the limit."""
+    key = f"tax-notify:addr:{delivery.client_address}"
+    try:
+        ratelimit.limit(key, NOTIFY_PER_MINUTE, THROTTLE_WINDOW)
+    except ApiError as refusal:
+        retry_after = int(refusal.headers.get("Retry-After", THROTTLE_WINDOW))
+        message = f"too many refused deliveries from this address; retry in {retry_after} s"
+        return Verdict(429, Outcome.THROTTLED, message, retry_after)
+    return None
 
 
 def _check_timestamp(text: str) -> None:
@@ -184,11 +238,26 @@ def _stored(delivery: Delivery, verdict: Verdict, event: CallbackEvent | None = 
     return verdict
 
 
+def _recorded(delivery: Delivery, verdict: Verdict) -> Verdict:
+    """The small fixed-size record of a delivery whose signature did not verify (never body or headers)."""
+    db.session.add(
+        RejectedDelivery(
+            received_at=delivery.received_at,
+            client_address=delivery.client_address,
+            body_size=delivery.size,
+            body_sha256=hashlib.sha256(delivery.raw).hexdigest(),
+            reason=verdict.outcome,
+        )
+    )
+    db.session.commit()
+    return verdict
+
+
 def _store_after_failure(delivery: Delivery, verdict: Verdict) -> None:
-    """Roll back whatever was half done, then keep the delivery in its own transaction."""
+    """Roll back whatever was half done, then keep the delivery (raw only if signed) in its own transaction."""
     try:
         db.session.rollback()
-        _stored(delivery, verdict)
+        (_stored if delivery.verified else _recorded)(delivery, verdict)
     except Exception:
         db.session.rollback()
         log.exception("could not store a failed payment callback in the inbox")

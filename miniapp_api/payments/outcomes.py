@@ -32,6 +32,8 @@ class Outcome(enum.StrEnum):
     REPLAYED_NONCE = "replayed_nonce"
     INVALID_BODY = "invalid_body"
     ERROR = "error"
+    # Refused 429 by the per-address throttle: nothing about the delivery is written.
+    THROTTLED = "throttled"
 
 
 ACCEPTED = frozenset(

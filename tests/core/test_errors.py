@@ -7,6 +7,7 @@ import pytest
 from marshmallow import fields
 
 from miniapp_api.core.api import Blueprint, Schema
+from miniapp_api.core.messages import MESSAGES
 from tests.support.problems import assert_problem
 
 
@@ -60,7 +61,7 @@ def test_bad_body_is_422_with_field_errors(probe_app, body, field):
 @pytest.mark.parametrize("raw", [b"\xff\xfe{", b"{not json", b"[1, 2"])
 def test_undecodable_body_is_422(probe_app, raw):
     response = probe_app.test_client().post("/api/v1/probe/echo", data=raw, content_type="application/json")
-    assert "_body" in assert_problem(response, 422, "validation_error")["errors"]
+    assert "_body" in assert_problem(response, 422, "invalid_body")["errors"]  # API.md conventions
 
 
 def test_unexpected_error_is_500_without_trace_and_logged_with_request_id(probe_app, caplog):
@@ -68,5 +69,6 @@ def test_unexpected_error_is_500_without_trace_and_logged_with_request_id(probe_
         response = probe_app.test_client().get("/api/v1/probe/boom", headers={"X-Request-ID": "req-42"})
     body = assert_problem(response, 500, "internal_error")
     assert "Traceback" not in json.dumps(body) and "secret detail" not in json.dumps(body)
-    assert "req-42" in body["detail"] and response.headers["X-Request-ID"] == "req-42"
+    assert body["detail"] == MESSAGES["internal_error"]  # the table's sentence, the id beside it
+    assert body["request_id"] == "req-42" and response.headers["X-Request-ID"] == "req-42"
     assert any("req-42" in record.getMessage() for record in caplog.records)

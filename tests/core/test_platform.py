@@ -4,9 +4,12 @@ import json
 import logging
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from miniapp_api.core.logs import JsonFormatter, mask_ids
+from models import db
+from tests.support import factories
 
 
 def test_healthz_checks_the_database(client):
@@ -122,3 +125,24 @@ def test_migrations_match_the_models(app):
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, db.metadata) == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me", "/api/v1/openapi.json", "/api/v1/verify/x", "/api/v1/nowhere"])
+def test_api_answers_are_never_cached_or_sniffed(client, path):
+    response = client.get(path)
+    assert response.headers["Cache-Control"] == "no-store", path
+    assert response.headers["X-Content-Type-Options"] == "nosniff", path
+
+
+def test_personal_data_answers_carry_the_headers(app, client):
+    with app.app_context():
+        owner = factories.resident()
+        headers = factories.auth_header(factories.user(bound_to=owner))
+        resident_id = owner.public_id
+        db.session.commit()
+    for path in ("/api/v1/me", f"/api/v1/residents/{resident_id}/account", f"/api/v1/residents/{resident_id}/ledger"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, path
+        assert (
+            response.headers["Cache-Control"] == "no-store" and response.headers["X-Content-Type-Options"] == "nosniff"
+        )

@@ -42,6 +42,7 @@ START_TIMEOUT = 60.0
 WAIT_TIMEOUT = 15.0
 HTTP_TIMEOUT = 10.0
 PEOPLE = demo_data.DEMO_RESIDENTS + demo_data.UNENROLLED
+CHILD = demo_data.by_key("child_1985")
 
 
 # --- Processes ------------------------------------------------------------------------------------
@@ -203,9 +204,18 @@ class Client:
         assert response.status_code == 200, response.text
         self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
 
-    def real_name(self, key: str) -> dict:
+    def face_check(self, sandbox: str, key: str) -> str:
+        """A verify_result from the sandbox's stand-in for wx.startFacialRecognitionVerify, on `key`'s phone."""
         person = demo_data.by_key(key)
-        response = self.post("/api/v1/auth/real-name", json={"id_number": person["id_number"], "name": person["name"]})
+        body = {"code": f"test:{key}", "id_number": person["id_number"], "name": person["name"]}
+        return sandbox_call("POST", f"{sandbox}/wechat/sandbox/face-verify", json=body).json()["verify_result"]
+
+    def real_name(self, key: str, verify_result: str) -> dict:
+        person = demo_data.by_key(key)
+        response = self.post(
+            "/api/v1/auth/real-name",
+            json={"id_number": person["id_number"], "name": person["name"], "verify_result": verify_result},
+        )
         assert response.status_code == 200, response.text
         return response.json()["resident"]
 
@@ -251,9 +261,15 @@ def test_walkthrough_over_http(tmp_path):
     with running_servers(tmp_path) as urls:
         child = Client(urls.api)
 
-        # Log in, bind the real name, see the options.
+        # Log in, pass the face check, bind the real name (the face check's verify_result works once), see the options.
         child.login("child_1985")
-        me = child.real_name("child_1985")
+        verify_result = child.face_check(urls.sandbox, "child_1985")
+        me = child.real_name("child_1985", verify_result)
+        again = child.post(
+            "/api/v1/auth/real-name",
+            json={"id_number": CHILD["id_number"], "name": CHILD["name"], "verify_result": verify_result},
+        )
+        assert again.status_code == 403 and again.json()["code"] == "face_verification_failed", again.text
         assert me["name"] == "王*" and me["id_number"] == "1401**********002X"
         assert child.get("/api/v1/me").json()["verified"] is True
         options = child.get(f"/api/v1/residents/{me['resident_id']}/contribution-options").json()
@@ -400,6 +416,7 @@ def test_demo_command_prints_a_walkthrough_that_works(tmp_path):
         printed = walk.stdout
         assert '"code": "not_yet_available"' in printed and '"valid": true' in printed
         assert '"payer": "supporter"' in printed and printed.count('"status": "paid"') == 2
+        assert '"verified": true' in printed  # the face check's verify_result bound her real name
         assert (tmp_path / "certificate.pdf").read_bytes().startswith(b"%PDF")
         demo.process.send_signal(signal.SIGINT)  # Ctrl-C
         assert demo.process.wait(30) == 0, demo.log_tail()

@@ -242,8 +242,7 @@ def test_an_eleventh_live_link_is_409_too_many_links(app, client):
         factories.link(supporter, factories.resident(name="李桂英"), status="removed")  # history does not count
         db.session.commit()
     response = link(client, headers, "parent_1958")
-    assert_problem(response, 409, "too_many_links")
-    assert "10" in response.get_json()["detail"]
+    assert assert_problem(response, 409, "too_many_links")["max_links"] == 10  # detail: the table's sentence
     first = client.get(LINKS, headers=headers).get_json()["as_supporter"][0]["link_id"]
     client.delete(f"{LINKS}/{first}", headers=headers)
     assert link(client, headers, "parent_1958").status_code == 201
@@ -304,3 +303,111 @@ def test_unverified_users_have_no_links(client):
 def test_family_routes_need_a_token(client):
     for method, path in (("post", LINKS), ("get", LINKS), ("post", f"{LINKS}/l_x/approve"), ("delete", f"{LINKS}/l_x")):
         assert_problem(getattr(client, method)(path, json={}), 401, "unauthorized")
+
+
+# --- Removed by the parent: kept out until the parent approves anew (API.md, DELETE /family/links) ---
+
+
+def removals_in_db(app) -> list[tuple[str, str | None]]:
+    """(status, removed_by) of every link, oldest first."""
+    with app.app_context():
+        rows = db.session.scalars(db.select(FamilyLink).order_by(FamilyLink.id))
+        return [(row.status, row.removed_by) for row in rows]
+
+
+def remove(client, headers: dict, link_id: str) -> None:
+    assert client.delete(f"{LINKS}/{link_id}", headers=headers).status_code == 204
+
+
+@pytest.mark.parametrize("remover", [None, "supporter", "parent"], ids=["never_removed", "by_supporter", "by_parent"])
+def test_a_registry_listed_supporter_relinks_at_once_unless_the_parent_removed_them(app, client, remover):
+    child, _ = verified(client, "child_1985")
+    parent, _ = verified(client, "parent_1958")
+    first = link(client, child, "parent_1958").get_json()
+    assert (first["status"], first["via_registry"]) == ("active", True)
+    if remover is None:
+        assert removals_in_db(app) == [("active", None)]
+        return
+    remove(client, child if remover == "supporter" else parent, first["link_id"])
+    again = link(client, child, "parent_1958")
+    assert again.status_code == 201
+    body = again.get_json()
+    parent_id = body["parent"]["resident_id"]
+    if remover == "supporter":  # as today: the registry's word suffices again
+        assert (body["status"], body["via_registry"]) == ("active", True)
+        assert account(client, child, parent_id).status_code == 200
+        assert removals_in_db(app) == [("removed", "supporter"), ("active", None)]
+        return
+    # Removed by the parent: pending although the registry lists the child, until the parent approves.
+    assert (body["status"], body["via_registry"], body["approved_at"]) == ("pending", False, None)
+    assert_problem(account(client, child, parent_id), 404, "not_found")
+    assert client.get("/api/v1/me", headers=child).get_json()["dependents"] == []
+    assert [item["status"] for item in client.get(LINKS, headers=parent).get_json()["as_parent"]] == ["pending"]
+    assert removals_in_db(app) == [("removed", "parent"), ("pending", None)]
+    approved = client.post(f"{LINKS}/{body['link_id']}/approve", headers=parent)
+    assert approved.status_code == 200 and approved.get_json()["status"] == "active"
+    assert account(client, child, parent_id).status_code == 200
+
+
+def test_withdrawing_and_asking_again_does_not_get_around_the_parent(app, client):
+    child, _ = verified(client, "child_1985")
+    parent, _ = verified(client, "parent_1958")
+    remove(client, parent, link(client, child, "parent_1958").get_json()["link_id"])
+    for remover in (child, parent, child):  # the child withdraws, the parent refuses, the child withdraws
+        request = link(client, child, "parent_1958").get_json()
+        assert (request["status"], request["via_registry"]) == ("pending", False)
+        remove(client, remover, request["link_id"])
+    request = link(client, child, "parent_1958").get_json()
+    assert request["status"] == "pending"
+    assert [side for _, side in removals_in_db(app)] == ["parent", "supporter", "parent", "supporter", None]
+    client.post(f"{LINKS}/{request['link_id']}/approve", headers=parent)
+    # The parent approved: the bar is lifted, so the child's own removal and return work as before ...
+    remove(client, child, request["link_id"])
+    back = link(client, child, "parent_1958").get_json()
+    assert (back["status"], back["via_registry"]) == ("active", True)
+    # ... until the parent removes them again.
+    remove(client, parent, back["link_id"])
+    assert link(client, child, "parent_1958").get_json()["status"] == "pending"
+
+
+def test_the_bar_is_per_pair(client):
+    """The parent removing one supporter keeps only that one out, and only from that parent."""
+    son, _ = verified(client, "child_1988")
+    parent_1961, _ = verified(client, "parent_1961")
+    removed = link(client, son, "parent_1961").get_json()["link_id"]
+    assert link(client, son, "parent_1963").get_json()["status"] == "active"
+    remove(client, parent_1961, removed)
+    assert link(client, son, "parent_1961").get_json()["status"] == "pending"
+    other = link(client, verified(client, "child_1985")[0], "parent_1958").get_json()
+    assert other["status"] == "active"
+
+
+def test_an_unlisted_supporter_the_parent_removed_waits_for_consent_as_before(app, client):
+    supporter, _ = verified(client, "ordinary_1975")
+    parent, _ = verified(client, "parent_1958")
+    first = link(client, supporter, "parent_1958").get_json()["link_id"]
+    client.post(f"{LINKS}/{first}/approve", headers=parent)
+    remove(client, parent, first)
+    assert link(client, supporter, "parent_1958").get_json()["status"] == "pending"
+    assert removals_in_db(app) == [("removed", "parent"), ("pending", None)]
+
+
+# --- Rate limits: each attempt is an identity check ----------------------------------------------
+
+
+def attempt_from(client, headers: dict, address: str):
+    """A link attempt with the wrong name (403 identity_mismatch: an identity check all the same)."""
+    person = demo_data.by_key("parent_1958")
+    body = {"parent_id_number": person["id_number"], "parent_name": "王建军", "relation": "child"}
+    return client.post(LINKS, headers=headers, json=body, environ_base={"REMOTE_ADDR": address})
+
+
+def test_link_attempts_are_limited_per_client_address_as_well_as_per_user(client):
+    users = [verified(client, key)[0] for key in ("child_1985", "child_1988", "ordinary_1975", "ordinary_1985")]
+    statuses = [attempt_from(client, headers, "192.0.2.1").status_code for headers in users[:3] for _ in range(10)]
+    assert statuses == [403] * family.ATTEMPTS_PER_ADDRESS  # 30 from one address, 10 per user
+    body = assert_problem(attempt_from(client, users[3], "192.0.2.1"), 429, "rate_limited")  # a fresh user
+    assert body["detail"]
+    assert 1 <= int(attempt_from(client, users[3], "192.0.2.1").headers["Retry-After"]) <= 600
+    assert attempt_from(client, users[3], "192.0.2.2").status_code == 403  # another address is served
+    assert_problem(attempt_from(client, users[0], "192.0.2.3"), 429, "rate_limited")  # the per-user limit stays

@@ -6,7 +6,9 @@ import datetime as dt
 import jwt
 import pytest
 
+from miniapp_api.identity import tokens
 from models import WeChatUser, db
+from tests.support.constants import NOW
 from tests.support.miniapp import login
 
 CLAIMS = {"sub": "1", "iat": 1, "exp": 9999999999}
@@ -44,3 +46,54 @@ def test_tokens_expire_by_the_app_clock(make_app):
     assert later.test_client().get("/api/v1/me", headers=headers).status_code == 401
     still = make_app(APP_NOW="2027-03-02T11:59:00+08:00", DATABASE_URL=app.config["DATABASE_URL"])
     assert still.test_client().get("/api/v1/me", headers=headers).status_code == 200
+
+
+def _user_with_token(app, generation: int = 0) -> tuple[int, dict]:
+    with app.app_context():
+        user = WeChatUser(openid="o_gen", created_at=dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc))
+        db.session.add(user)
+        db.session.commit()
+        return user.id, {"Authorization": f"Bearer {tokens.issue(user.id, generation)[0]}"}
+
+
+def test_tokens_carry_the_users_generation(app, client):
+    """Raising a user's token_generation (binding moved or ended) ends every token issued before, at once."""
+    user_id, headers = _user_with_token(app)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    with app.app_context():
+        db.session.get(WeChatUser, user_id).token_generation = 1
+        db.session.commit()
+        fresh = {"Authorization": f"Bearer {tokens.issue(user_id, 1)[0]}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    assert client.get("/api/v1/me", headers=fresh).status_code == 200
+
+
+def test_a_login_issues_a_token_of_the_current_generation(app, client):
+    headers = login(client, "parent_1958")
+    with app.app_context():
+        user = db.session.scalar(db.select(WeChatUser))
+        user.token_generation = 3
+        db.session.commit()
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    assert client.get("/api/v1/me", headers=login(client, "parent_1958")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "claims, status",
+    [
+        ({"gen": "0"}, 401),
+        ({"gen": True}, 401),
+        ({"gen": 1}, 401),
+        ({"iat": "yesterday"}, 401),
+        ({"exp": [1]}, 401),
+        ({}, 200),  # tokens from before generations existed belong to generation 0
+    ],
+    ids=["gen-string", "gen-bool", "gen-ahead", "iat-string", "exp-list", "no-gen"],
+)
+def test_odd_claims_are_401_never_500(app, client, claims, status):
+    user_id, _ = _user_with_token(app)
+    now = int(NOW.timestamp())
+    token = jwt.encode(
+        {"sub": str(user_id), "iat": now, "exp": now + 60, **claims}, app.config["SECRET_KEY"], algorithm="HS256"
+    )
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == status

@@ -1,9 +1,11 @@
 """The notify endpoint: signature over the raw bytes, key rotation, timestamp window, nonce replays,
-strict body schema, the inbox, the tax bureau's answer format, and real deliveries from the sandbox."""
+strict body schema, the inbox (signed deliveries stored raw), the small records of unsigned ones, the
+tax bureau's answer format, and real deliveries from the sandbox."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import secrets
 
@@ -13,7 +15,8 @@ import requests
 from integrations import tax_signature
 from integrations.tax_bureau import CHANNELS
 from miniapp_api.core import devkeys
-from models import SeenNonce, db
+from miniapp_api.payments import callback
+from models import RejectedDelivery, SeenNonce, db
 from tests.support import payments as pf
 from tests.support.factories import pending_order, resident
 from tests.support.live_server import serve
@@ -34,6 +37,21 @@ def outcomes(app) -> list[str]:
         return [delivery.outcome for delivery in pf.inbox()]
 
 
+def rejected(app) -> list[tuple[str, int, str, str]]:
+    """(reason, body_size, body_sha256, client_address) of the small records of unsigned deliveries."""
+    with app.app_context():
+        rows = db.session.execute(db.select(RejectedDelivery).order_by(RejectedDelivery.id)).scalars()
+        return [(row.reason, row.body_size, row.body_sha256, row.client_address) for row in rows]
+
+
+def reasons(app) -> list[str]:
+    return [reason for reason, *_ in rejected(app)]
+
+
+def sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
 def assert_refused(answer, status: int) -> None:
     assert answer.status_code == status
     assert answer.mimetype == "application/json"
@@ -51,16 +69,17 @@ def test_a_good_callback_is_answered_success_in_the_tax_bureau_format(client, ke
     assert answer.get_json() == {"code": "SUCCESS"}
 
 
-def test_a_bad_signature_is_refused_and_stored(app, client, key, order_no):
+def test_a_bad_signature_is_refused_and_leaves_only_a_small_record(app, client, key, order_no):
     payload = pf.raw(pf.body(order_no))
     headers = {**pf.signed(key, payload), "Tax-Signature": pf.signed(key, b"{}")["Tax-Signature"]}
     answer = client.post(pf.NOTIFY_PATH, data=payload, headers=headers, content_type="application/json")
     assert_refused(answer, 401)
     assert_not_credited(app, order_no)
+    assert outcomes(app) == []  # neither its body nor its headers are kept
+    assert rejected(app) == [("bad_signature", len(payload), sha256(payload), "127.0.0.1")]
     with app.app_context():
-        (delivery,) = pf.inbox()
-        assert (delivery.outcome, delivery.raw_body, delivery.out_order_no) == ("bad_signature", payload, order_no)
-        assert delivery.headers["Tax-Signature"] == headers["Tax-Signature"]
+        (record,) = db.session.execute(db.select(RejectedDelivery)).scalars()
+        assert record.received_at == pf.NOW
 
 
 def test_one_altered_body_byte_breaks_the_signature(app, client, key, order_no):
@@ -69,7 +88,7 @@ def test_one_altered_body_byte_breaks_the_signature(app, client, key, order_no):
     altered = payload.replace(b'"amount_fen":100000', b'"amount_fen":100001')
     assert altered != payload
     assert_refused(client.post(pf.NOTIFY_PATH, data=altered, headers=headers, content_type="application/json"), 401)
-    assert outcomes(app) == ["bad_signature"]
+    assert (outcomes(app), reasons(app)) == ([], ["bad_signature"])
 
 
 def test_the_signature_covers_the_raw_bytes_not_reserialised_json(app, client, key, order_no):
@@ -78,20 +97,22 @@ def test_the_signature_covers_the_raw_bytes_not_reserialised_json(app, client, k
     assert outcomes(app) == ["credited"]
 
 
-def test_garbage_in_the_signature_header_is_refused(client, key, order_no):
+def test_garbage_in_the_signature_header_is_refused(app, client, key, order_no):
     payload = pf.raw(pf.body(order_no))
     headers = {**pf.signed(key, payload), "Tax-Signature": "not base64 at all!"}
     assert_refused(client.post(pf.NOTIFY_PATH, data=payload, headers=headers, content_type="application/json"), 401)
+    assert (outcomes(app), reasons(app)) == ([], ["bad_signature"])
 
 
 def test_an_unknown_serial_is_refused(app, client, key, order_no):
     assert_refused(pf.post(client, key, pf.raw(pf.body(order_no)), serial="retired-0"), 401)
-    assert outcomes(app) == ["unknown_serial"]
+    assert (outcomes(app), reasons(app)) == ([], ["unknown_serial"])
 
 
-def test_a_key_signing_under_another_serial_is_refused(client, order_no):
+def test_a_key_signing_under_another_serial_is_refused(app, client, order_no):
     stranger = tax_signature.generate_private_key()
     assert_refused(pf.post(client, stranger, pf.raw(pf.body(order_no))), 401)
+    assert (outcomes(app), reasons(app)) == ([], ["bad_signature"])
 
 
 def test_during_rotation_both_keys_are_trusted(make_app, keys, key, tmp_path):
@@ -119,7 +140,8 @@ def test_a_bad_key_file_stops_start_up(make_app, tmp_path):
 @pytest.mark.parametrize("offset", [301, -301, 3600, -86400])
 def test_a_timestamp_more_than_300_seconds_off_the_app_clock_is_refused(app, client, key, order_no, offset):
     assert_refused(pf.post(client, key, pf.raw(pf.body(order_no)), timestamp=pf.NOW_TS + offset), 401)
-    assert outcomes(app) == ["stale_timestamp"]
+    assert outcomes(app) == ["stale_timestamp"]  # signed: stored raw in the inbox, as every signed delivery
+    assert rejected(app) == []
     assert_not_credited(app, order_no)
 
 
@@ -139,13 +161,14 @@ def test_a_replayed_nonce_is_refused(app, client, key, order_no):
     assert outcomes(app) == ["credited", "replayed_nonce"]
 
 
-def test_a_nonce_is_claimed_only_after_the_signature_holds(client, key, order_no):
+def test_a_nonce_is_claimed_only_after_the_signature_holds(app, client, key, order_no):
     payload = pf.raw(pf.body(order_no))
     headers = pf.signed(key, payload, nonce="n-forged-first")
     forged = {**headers, "Tax-Signature": pf.signed(key, b"x")["Tax-Signature"]}
     assert_refused(client.post(pf.NOTIFY_PATH, data=payload, headers=forged, content_type="application/json"), 401)
     answer = client.post(pf.NOTIFY_PATH, data=payload, headers=headers, content_type="application/json")
     assert answer.status_code == 200
+    assert (outcomes(app), reasons(app)) == (["credited"], ["bad_signature"])
 
 
 def test_the_database_nonce_store_forgets_nonces_after_ten_minutes(app, client, key, order_no):
@@ -183,14 +206,37 @@ def test_nonces_are_shared_through_redis_when_configured(make_app, key):
         assert db.session.execute(db.select(SeenNonce)).first() is None  # Redis, not the table
 
 
-def test_missing_tax_headers_are_refused_and_stored(app, client, key, order_no):
+@pytest.mark.parametrize("name", ["Tax-Timestamp", "Tax-Nonce", "Tax-Serial", "Tax-Signature"])
+def test_missing_tax_headers_are_refused_with_a_small_record(app, client, key, order_no, name):
     payload = pf.raw(pf.body(order_no))
     headers = pf.signed(key, payload)
-    del headers["Tax-Nonce"]
+    del headers[name]
     answer = client.post(pf.NOTIFY_PATH, data=payload, headers=headers, content_type="application/json")
     assert_refused(answer, 400)
-    assert "Tax-Nonce" in answer.get_json()["message"]
-    assert outcomes(app) == ["missing_headers"]
+    assert name in answer.get_json()["message"]
+    assert outcomes(app) == []
+    assert rejected(app) == [("missing_headers", len(payload), sha256(payload), "127.0.0.1")]
+
+
+def test_an_overlong_nonce_is_refused_with_a_small_record(app, client, key, order_no):
+    payload = pf.raw(pf.body(order_no))
+    assert_refused(pf.post(client, key, payload, nonce="n" * 129), 400)
+    assert (outcomes(app), reasons(app)) == ([], ["missing_headers"])
+
+
+def test_no_headers_at_all_leave_a_small_record(app, client):
+    assert_refused(client.post(pf.NOTIFY_PATH, data=b"hello"), 400)
+    assert (outcomes(app), rejected(app)) == ([], [("missing_headers", 5, sha256(b"hello"), "127.0.0.1")])
+
+
+def test_the_record_keeps_the_client_address(app, key, order_no):
+    client = app.test_client()
+    payload = pf.raw(pf.body(order_no))
+    headers = {**pf.signed(key, payload), "Tax-Signature": "AAAA"}
+    for address in ("203.0.113.7", "2001:db8::1"):
+        answer = client.post(pf.NOTIFY_PATH, data=payload, headers=headers, environ_base={"REMOTE_ADDR": address})
+        assert_refused(answer, 401)
+    assert [row[3] for row in rejected(app)] == ["203.0.113.7", "2001:db8::1"]
 
 
 def without(fields: dict, name: str) -> dict:
@@ -259,8 +305,15 @@ def test_every_contract_channel_is_accepted(app, client, key, channel):
 
 def test_an_oversized_body_is_refused_unread(app, client, key):
     payload = b"{" + b" " * 70000 + b"}"
-    assert_refused(pf.post(client, key, payload), 413)
-    assert outcomes(app) == ["invalid_body"]
+    assert_refused(pf.post(client, key, payload), 413)  # even signed: nobody checks an unread body
+    assert outcomes(app) == []
+    assert rejected(app) == [("invalid_body", len(payload), sha256(b""), "127.0.0.1")]  # the declared length
+
+
+def test_a_declared_length_beyond_the_column_is_recorded_as_the_largest(app, client):
+    answer = client.post(pf.NOTIFY_PATH, data=b"{}", environ_overrides={"CONTENT_LENGTH": str(10**12)})
+    assert_refused(answer, 413)
+    assert reasons(app) == ["invalid_body"] and rejected(app)[0][1] == 2**31 - 1
 
 
 def test_an_oversized_chunked_body_is_refused_too(app, key):
@@ -268,13 +321,16 @@ def test_an_oversized_chunked_body_is_refused_too(app, key):
     with serve(app) as base:
         answer = requests.post(base + pf.NOTIFY_PATH, data=chunks, headers=pf.signed(key, b"{}"), timeout=10)
     assert answer.status_code == 413 and answer.json()["code"] == "FAIL"
-    assert outcomes(app) == ["invalid_body"]
+    assert outcomes(app) == []
+    cut = b" " * (callback.MAX_BODY + 1)  # read up to one byte past the limit, then no further
+    assert rejected(app) == [("invalid_body", len(cut), sha256(cut), "127.0.0.1")]
 
 
 def test_the_endpoint_is_in_the_openapi_document(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     operation = spec["paths"][pf.NOTIFY_PATH]["post"]
-    assert {"200", "400", "401", "404", "409", "500"} <= set(operation["responses"])
+    assert {"200", "400", "401", "404", "409", "413", "429", "500"} <= set(operation["responses"])
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
 
 
 # --- Real deliveries: the sandbox pays and calls a served app back over HTTP ----------------------

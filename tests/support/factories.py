@@ -63,7 +63,7 @@ def user(bound_to: Resident | None = None) -> WeChatUser:
 
 
 def auth_header(row: WeChatUser) -> dict:
-    return {"Authorization": f"Bearer {tokens.issue(row.id)[0]}"}
+    return {"Authorization": f"Bearer {tokens.issue(row.id, row.token_generation or 0)[0]}"}
 
 
 def link(supporter: Resident, parent: Resident, status: str = "active") -> FamilyLink:

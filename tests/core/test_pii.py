@@ -1,0 +1,87 @@
+"""ID numbers at rest: encryption, the blind index, and rotating the key without recomputing anything else."""
+
+from __future__ import annotations
+
+import json
+
+from cryptography.fernet import Fernet
+
+from miniapp_api.core import pii
+from miniapp_api.identity import residents
+from models import Resident, db
+from tests.support import factories
+
+NUMBERS = [factories.new_id_number() for _ in range(7)]
+
+
+def _stored(app) -> dict[int, tuple[str, str]]:
+    with app.app_context():
+        rows = db.session.execute(db.select(Resident.id, Resident.id_number_encrypted, Resident.id_number_index))
+        return {row_id: (token, index) for row_id, token, index in rows}
+
+
+def _seed(app) -> None:
+    with app.app_context():
+        for number in NUMBERS:
+            factories.resident(number)
+        db.session.commit()
+
+
+def test_a_previous_key_still_decrypts_and_the_index_stays(make_app, keys):
+    first = make_app()
+    _seed(first)
+    rotated = make_app(
+        ID_ENCRYPTION_KEY=Fernet.generate_key().decode(), ID_ENCRYPTION_KEYS_PREVIOUS=keys["ID_ENCRYPTION_KEY"]
+    )
+    with rotated.app_context():
+        found = [residents.find_by_id_number(number) for number in NUMBERS]
+        assert [residents.id_number_of(resident) for resident in found] == NUMBERS
+
+
+def test_reencryption_moves_every_row_to_the_current_key_and_touches_nothing_else(make_app, keys):
+    first = make_app()
+    _seed(first)
+    before = _stored(first)
+    new_key = Fernet.generate_key().decode()
+    rotated = make_app(ID_ENCRYPTION_KEY=new_key, ID_ENCRYPTION_KEYS_PREVIOUS=keys["ID_ENCRYPTION_KEY"])
+    with rotated.app_context():
+        batches = list(pii.reencrypt_all(batch_size=3))
+        assert [(b.residents, b.rewritten) for b in batches] == [(3, 3), (3, 3), (1, 1)]
+        assert sum(b.rewritten for b in pii.reencrypt_all(batch_size=3)) == 0  # a rerun finds nothing to do
+    after = _stored(rotated)
+    assert {row: index for row, (_, index) in after.items()} == {row: index for row, (_, index) in before.items()}
+    assert all(after[row][0] != before[row][0] for row in before)
+    current_only = pii.IdCipher(new_key)
+    assert sorted(current_only.decrypt(token) for token, _ in after.values()) == sorted(NUMBERS)
+
+
+def test_the_index_root_survives_a_second_rotation(make_app, keys):
+    first = make_app()
+    _seed(first)
+    second, third = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    previous = f"{second}, {keys['ID_ENCRYPTION_KEY']}"  # newest first; the first key ever used stays last
+    app = make_app(ID_ENCRYPTION_KEY=third, ID_ENCRYPTION_KEYS_PREVIOUS=previous)
+    with app.app_context():
+        assert residents.find_by_id_number(NUMBERS[0]) is not None
+        assert residents.id_number_of(residents.find_by_id_number(NUMBERS[-1])) == NUMBERS[-1]
+
+
+def test_new_rows_are_encrypted_with_the_current_key_only(keys):
+    new_key = Fernet.generate_key().decode()
+    rotated = pii.IdCipher(new_key, [keys["ID_ENCRYPTION_KEY"]])
+    token = rotated.encrypt(NUMBERS[0])
+    assert pii.IdCipher(new_key).decrypt(token) == NUMBERS[0]
+    assert rotated.is_current(token) and not rotated.is_current(pii.IdCipher(keys["ID_ENCRYPTION_KEY"]).encrypt("x"))
+
+
+def test_the_command_reencrypts_and_prints_one_json_line(make_app, keys):
+    _seed(make_app())
+    rotated = make_app(
+        ID_ENCRYPTION_KEY=Fernet.generate_key().decode(), ID_ENCRYPTION_KEYS_PREVIOUS=keys["ID_ENCRYPTION_KEY"]
+    )
+    result = rotated.test_cli_runner().invoke(args=["residents", "reencrypt-ids", "--batch-size", "4"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1]) == {
+        "command": "residents reencrypt-ids", "residents": len(NUMBERS), "reencrypted": len(NUMBERS)}  # fmt: skip
+    again = rotated.test_cli_runner().invoke(args=["residents", "reencrypt-ids"])
+    assert json.loads(again.output.strip().splitlines()[-1])["reencrypted"] == 0
