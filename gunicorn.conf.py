@@ -7,6 +7,13 @@ Environment:
   WEB_CONCURRENCY  worker processes (default 2 x cores + 1; cores = usable CPUs, capped by a cgroup quota)
   BIND             address(es) to listen on, comma-separated, e.g. `0.0.0.0:8000` or `unix:/run/api.sock`
   PORT             port on all interfaces when BIND is not set (default 8000)
+  PROMETHEUS_MULTIPROC_DIR
+                   a folder (emptied before gunicorn starts, writable by every worker) where each worker
+                   writes its metrics, so that `GET /metrics` adds up all workers (prometheus_client's
+                   multiprocess mode). Export it in the environment itself, not here: prometheus_client reads
+                   it on import. Give the `flask ...` batch commands the same folder so that their
+                   `batch_job_*` gauges reach the scrape (emptying the folder at a deploy forgets them until
+                   each job runs again). Without it, a scrape shows only the worker that answered it.
 
 Logs: every line gunicorn writes is one JSON object on stderr, in the shape of the app's own lines
 (`miniapp_api.core.logs.JsonFormatter`: ts, level, logger, message, request_id), masked the same way.
@@ -155,3 +162,11 @@ class JsonLogger(glogging.Logger):
 
 
 logger_class = JsonLogger
+
+
+def child_exit(server, worker) -> None:
+    """A worker ended: drop its live metrics files (multiprocess mode, PROMETHEUS_MULTIPROC_DIR)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -270,7 +270,9 @@ def test_the_installed_wheel_runs_the_service_from_an_empty_directory(tmp_path):
 
 def _assert_serves(base: str) -> None:
     health = requests.get(f"{base}/healthz", timeout=10)
-    assert health.status_code == 200 and health.json()["database"] == "ok", health.text
+    assert health.status_code == 200 and health.json() == {"status": "ok"}, health.text
+    ready = requests.get(f"{base}/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json()["checks"]["schema"] == "ok", ready.text
 
     spec = requests.get(f"{base}/api/v1/openapi.json", timeout=10)
     assert spec.status_code == 200, spec.text

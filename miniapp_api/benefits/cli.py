@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from miniapp_api.benefits import interest, monthly
+from miniapp_api.core.metrics import batch_job
 
 
 @click.group("interest")
@@ -18,6 +19,7 @@ def interest_cli() -> None:
 @interest_cli.command("credit")
 @click.option("--year", type=int, required=True)
 @with_appcontext
+@batch_job("interest_credit")
 def credit_command(year: int) -> None:
     """Credit the year's interest on every account, once; refused before 31 December of that year."""
     try:
@@ -43,6 +45,7 @@ def parse_month(ctx: click.Context, param: click.Parameter, text: str) -> dt.dat
 @benefits_cli.command("run")
 @click.option("--month", required=True, callback=parse_month, help="YYYY-MM")
 @with_appcontext
+@batch_job("benefits_run")
 def run_command(month: dt.date) -> None:
     """Start, pay and close accounts for the month, once; refused for a month not yet begun."""
     try:

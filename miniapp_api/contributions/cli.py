@@ -6,11 +6,13 @@ import click
 from flask.cli import with_appcontext
 
 from miniapp_api.contributions import proxy_payments
+from miniapp_api.core.metrics import batch_job
 
 
 @click.command("proxy-payments")
 @click.option("--year", type=int, required=True, help="The contribution year (the current one).")
 @with_appcontext
+@batch_job("proxy_payments")
 def proxy_payments_command(year: int) -> None:
     """Create the government proxy orders of R7 for every hardship resident known to the backend."""
     failures = 0

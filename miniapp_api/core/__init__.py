@@ -1,5 +1,6 @@
 """Infrastructure every capability shares: configuration, clock, errors, logs, rate limits, ID-number
-encryption, the external clients, the policy data, the database and the service endpoints."""
+encryption, the external clients, the policy data, the database and the service
+endpoints (`/healthz`, `/readyz`, `/metrics`)."""
 
 from __future__ import annotations
 
@@ -36,9 +37,10 @@ def _init_database(app: Flask) -> None:
 
 
 def _init_service_pages(app: Flask) -> None:
-    from miniapp_api.core import docs, health
+    from miniapp_api.core import docs, health, metrics
 
     app.register_blueprint(health.bp)
+    metrics.init_app(app)
     app.register_blueprint(docs.bp)
 
 

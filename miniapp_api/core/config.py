@@ -19,6 +19,8 @@ ENV_KEYS = (
     "CERT_PREVIOUS_PUBLIC_KEYS", "CERT_CALENDAR_OVERRIDES", "CERT_VERIFY_PER_MINUTE",
     # How many reverse proxies in front set X-Forwarded-For (rate limits count per real client).
     "PROXY_FIX_HOPS",
+    # The bearer token GET /metrics requires (without it, loopback only).
+    "METRICS_TOKEN",
 )  # fmt: skip
 SANDBOX_BASE = "http://127.0.0.1:8001"
 

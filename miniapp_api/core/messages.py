@@ -69,6 +69,7 @@ MESSAGES: dict[str, str] = {
     "tax_bureau_unavailable": "税务缴费系统暂时连接不上，请稍后再试。",
     "upstream_unavailable": "相关服务暂时连接不上，请稍后再试。",
     "database_unavailable": "系统暂时不能使用，请稍后再试。",
+    "not_ready": "系统正在准备中，暂时不能使用，请稍后再试。",
 }
 
 

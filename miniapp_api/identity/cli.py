@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from miniapp_api.core import pii
 from miniapp_api.core.clock import rfc3339
+from miniapp_api.core.metrics import batch_job
 from miniapp_api.identity import bindings
 
 cli = AppGroup("residents", help="Residents and their WeChat bindings.")
@@ -34,6 +35,7 @@ def unbind(id_number: str, reason: str) -> None:
 
 @cli.command("reencrypt-ids")
 @click.option("--batch-size", default=pii.REENCRYPT_BATCH, show_default=True, type=click.IntRange(1, 10_000))
+@batch_job("residents_reencrypt_ids")
 def reencrypt_ids(batch_size: int) -> None:
     """Move every stored ID number to the current ID_ENCRYPTION_KEY (after a rotation); nothing else changes."""
     residents = rewritten = 0

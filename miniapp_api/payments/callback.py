@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from integrations import tax_signature
-from miniapp_api.core import ratelimit
+from miniapp_api.core import metrics, ratelimit
 from miniapp_api.core.clock import clock
 from miniapp_api.core.errors import ApiError
 from miniapp_api.payments import crediting, nonces
@@ -102,12 +102,13 @@ def receive() -> Verdict:
     """Check, apply and store the callback of this request; any failure is a 500 with nothing applied."""
     delivery = _received()
     try:
-        return _handled(delivery)
+        verdict = _handled(delivery)
     except Exception:
         log.exception("payment callback failed; answered 500 so that the tax bureau retries")
         verdict = Verdict(500, Outcome.ERROR, "internal error, nothing applied; please retry")
         _store_after_failure(delivery, verdict)
-        return verdict
+    metrics.count_callback(verdict.outcome)
+    return verdict
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from integrations.errors import UpstreamError
+from miniapp_api.core.metrics import batch_job
 from miniapp_api.payments import reconcile as reconciling
 from miniapp_api.payments import settle as settling
 
@@ -15,6 +16,7 @@ cli = AppGroup("payments", help="Tax bureau payments: active query (settle) and 
 
 
 @cli.command("settle")
+@batch_job("payments_settle")
 def settle() -> None:
     """Ask the tax bureau about pending orders older than 10 minutes or expired, and settle them."""
     failed = 0
@@ -37,6 +39,7 @@ def settle() -> None:
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Statement date YYYY-MM-DD (Asia/Shanghai).",
 )
+@batch_job("payments_reconcile", success_codes=(0, 1))  # exit 1: done, with mismatches to review
 def reconcile(day: dt.datetime) -> None:
     """Import the statement of DATE: credit missed payments, print and store every mismatch."""
     try:

@@ -47,7 +47,14 @@ OTHER_ROUTES = [
     "GET /api/v1/messages",
 ]
 SELF_LIMITED = [f"POST {NOTIFY_PATH}"]  # the tax bureau callback: its own format and limit
-UNDOCUMENTED = ["GET /healthz", "GET /api/v1/openapi.json", "GET /api/v1/docs", "PUT /api/v1/no-such-route"]
+UNDOCUMENTED = [
+    "GET /healthz",
+    "GET /readyz",
+    "GET /metrics",
+    "GET /api/v1/openapi.json",
+    "GET /api/v1/docs",
+    "PUT /api/v1/no-such-route",
+]
 SAFE = 2**53
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 

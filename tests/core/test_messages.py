@@ -40,7 +40,7 @@ def every_code() -> set[str]:
 def test_the_scan_finds_the_codes_raised_across_the_code_base():
     found = raised_codes()
     assert {"not_found", "already_bound", "too_many_links", "face_verification_required", "invalid_body"} <= found
-    assert {"invalid_wechat_code", "wechat_unavailable", "tax_bureau_unavailable", "database_unavailable"} <= found
+    assert {"invalid_wechat_code", "wechat_unavailable", "tax_bureau_unavailable", "not_ready"} <= found
 
 
 @pytest.mark.parametrize("code", sorted(every_code()))
