@@ -27,13 +27,14 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from integrations.tax_bureau import CHANNELS
 from policy import id_number
 from policy.calendar import SHANGHAI
+from policy.kinds import ContributionKind, Payer
 
 from .tax_delivery import Callback, Deliverer, SandboxClock, SandboxKeys, speedup
 
 bp = Blueprint("sandbox_tax_bureau", __name__)
 
-KINDS = ("normal", "back_payment", "lump_sum", "proxy")
-PAYERS = ("self", "supporter", "government", "sponsor")
+KINDS = frozenset(ContributionKind)  # INTEGRATIONS.md §4 uses the scheme's own words
+PAYERS = frozenset(Payer)
 STATEMENT_HEADER = ("out_order_no", "transaction_id", "amount_fen", "paid_at", "channel", "status")
 _OUT_ORDER_NO = re.compile(r"^[A-Za-z0-9_\-.|*@]{1,64}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
