@@ -26,7 +26,7 @@ import requests
 from miniapp_api.core.config import ENV_KEYS
 from policy.data import load_standards
 from tests.support.skipping import unavailable
-from tests.support.waiting import free_port, wait_until_up
+from tests.support.waiting import free_port, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_ROOTS = ("miniapp_api", "models", "policy", "integrations")
@@ -260,12 +260,7 @@ def test_the_installed_wheel_runs_the_service_from_an_empty_directory(tmp_path):
             raise AssertionError(f"{exc}\n{log.read_text(errors='replace')[-4000:]}") from None
         _assert_serves(base)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        stop(server)
 
 
 def _assert_serves(base: str) -> None:

@@ -25,7 +25,7 @@ import requests
 from miniapp_api import COMMANDS
 from miniapp_api.core.config import ENV_KEYS
 from tests.support.skipping import unavailable
-from tests.support.waiting import free_port, wait_until_up
+from tests.support.waiting import free_port, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "gunicorn.conf.py"
@@ -94,12 +94,7 @@ def test_gunicorn_writes_json_lines_with_the_request_id(tmp_path, keys):
         )
         assert answer.status_code == 200 and answer.headers["X-Request-ID"] == "test-123"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        stop(server)
     assert server.returncode == 0, err.read_text(errors="replace")[-4000:]
 
     text = err.read_text(encoding="utf-8")

@@ -41,3 +41,13 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) ->
             return False
 
     wait_until(answered, timeout, url)
+
+
+def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Ask a server process to stop, and kill it if it has not within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
