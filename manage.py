@@ -50,6 +50,13 @@ def _fingerprint(lock: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def parallel(args: list[str]) -> list[str]:
+    """One pytest-xdist worker per core, each test module kept on one worker (its processes start once),
+    unless the arguments choose otherwise (`-n 0` runs in this process)."""
+    chosen = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in args)
+    return [] if chosen else ["-n", "auto", "--dist", "loadfile"]
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else ""
     if command not in ("demo", "test"):
@@ -60,7 +67,7 @@ def main(argv: list[str]) -> int:
     python = str(BIN / "python")
     # exec, not a child: Ctrl-C and the exit status belong to the demo or pytest itself.
     if command == "test":
-        os.execv(python, [python, "-m", "pytest", *argv[1:]])
+        os.execv(python, [python, "-m", "pytest", *parallel(argv[1:]), *argv[1:]])
     os.execv(python, [python, "-m", "flask", "--app", "wsgi", "demo", *argv[1:]])
     return 0
 

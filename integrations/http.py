@@ -1,8 +1,11 @@
-"""What every client shares: one `requests.Session` per client, timeouts, and bounded retries.
+"""What every client shares: one `requests.Session` per client, timeouts, one retry layer and a deadline.
 
-Retries happen only for idempotent methods (GET) on connection errors and 502/503/504; a POST
-that may have reached the server is never repeated blindly (the tax bureau's order creation is
-made safe to repeat by `out_order_no` instead, and the caller decides).
+The one retry layer is `HttpClient.request`: a call marked safe to repeat (reads, and creates keyed by
+the caller such as the tax bureau's `out_order_no`) is tried again after a transport failure or a
+502/503/504, with doubling pauses, as long as its deadline allows. Nothing else repeats a request: the
+transport adapter retries nothing. Each call has an overall deadline (`DEADLINE`, retries and pauses
+included) well under gunicorn's worker timeout; inside a web request the request's own budget
+(`outbound.budget`) can shorten it further, so that several calls in one request still end in time.
 """
 
 from __future__ import annotations
@@ -12,39 +15,36 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from . import outbound
 from .errors import UpstreamError
 
-DEFAULT_TIMEOUT = (3.05, 10.0)  # (connect, read) seconds
+DEFAULT_TIMEOUT = (3.05, 5.0)  # (connect, read) seconds of one attempt
+DEADLINE = 10.0  # seconds for one call, every attempt and pause included
+RETRIES = 2  # further attempts of a call that is safe to repeat
 RETRY_STATUSES = frozenset({502, 503, 504})
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+MIN_ATTEMPT = 0.5  # seconds: an attempt with less time than this left is not started
 
 
-def make_session(retries: int = 2) -> requests.Session:
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=0.2,
-        status_forcelist=(502, 503, 504),
-        allowed_methods=frozenset({"GET"}),
-        raise_on_status=False,
-    )
+def make_session() -> requests.Session:
+    """A pooled session whose adapter never retries (the client's `request` is the one retry layer)."""
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=32)
+    adapter = HTTPAdapter(max_retries=0, pool_maxsize=32)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
 
 
 class HttpClient:
-    """Base of the clients: joins paths to the base URL and maps transport failures to `unavailable_code`."""
+    """Base of the clients: joins paths to the base URL, retries what is safe within the deadline, and
+    maps transport failures to `unavailable_code`."""
 
     unavailable_code = "upstream_unavailable"
     system_name = "external system"
 
-    retry_pause = 0.2  # seconds before the first repeat in `retried`; doubles each time
+    retry_pause = 0.2  # seconds before the first repeat; doubles each time
+    deadline = DEADLINE
 
     def __init__(
         self,
@@ -58,26 +58,44 @@ class HttpClient:
         self.timeout = timeout
         self.headers = headers or {}
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {**self.headers, **kwargs.pop("headers", {})}
+    def request(self, method: str, path: str, repeatable: bool | None = None, **kwargs: Any) -> requests.Response:
+        """One call: retried up to RETRIES times when `repeatable` (default: GET and HEAD) after a
+        transport failure or 502/503/504, never past the deadline; 503 `unavailable_code` when it fails."""
+        retries = RETRIES if (method in SAFE_METHODS if repeatable is None else repeatable) else 0
+        ends_at = outbound.deadline(time.monotonic() + self.deadline)
+        for attempt in range(retries + 1):
+            try:
+                response = self._send(method, path, ends_at, **kwargs)
+            except UpstreamError:
+                if attempt == retries or not self._time_for(attempt, ends_at):
+                    raise
+                response = None
+            if response is not None and self._final(
+                response, attempt == retries or not self._time_for(attempt, ends_at)
+            ):
+                return response
+            time.sleep(self.retry_pause * 2**attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _final(response: requests.Response, last: bool) -> bool:
+        return last or response.status_code not in RETRY_STATUSES
+
+    def _time_for(self, attempt: int, ends_at: float) -> bool:
+        """Whether a pause and one more attempt still fit before the deadline."""
+        return time.monotonic() + self.retry_pause * 2**attempt + MIN_ATTEMPT < ends_at
+
+    def _send(self, method: str, path: str, ends_at: float, **kwargs: Any) -> requests.Response:
+        left = ends_at - time.monotonic()
+        if left < MIN_ATTEMPT:
+            raise self.unavailable("deadline reached")
+        timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
+        headers = {**self.headers, **outbound.headers(), **kwargs.pop("headers", {})}
         try:
-            return self.session.request(method, self.base_url + path, timeout=self.timeout, headers=headers, **kwargs)
+            return self.session.request(method, self.base_url + path, timeout=timeout, headers=headers, **kwargs)
         except requests.RequestException as exc:
             # Not chained: the transport error's text holds the full URL (secrets, ID numbers).
             raise self.unavailable(type(exc).__name__) from None
-
-    def retried(self, method: str, path: str, retries: int = 2, **kwargs: Any) -> requests.Response:
-        """For calls safe to repeat (reads, or creates keyed by the caller): up to `retries` more
-        tries after a transport failure or 502/503/504, with doubling pauses."""
-        for attempt in range(retries):
-            try:
-                response = self.request(method, path, **kwargs)
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-            except UpstreamError:
-                pass
-            time.sleep(self.retry_pause * 2**attempt)
-        return self.request(method, path, **kwargs)
 
     def unavailable(self, why: str) -> UpstreamError:
         return UpstreamError(self.unavailable_code, f"{self.system_name} is unavailable ({why})", 503)

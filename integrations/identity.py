@@ -16,7 +16,7 @@ class IdentityClient(HttpClient):
     def verify(self, id_number: str, name: str) -> str:
         """`match`, `mismatch` or `not_found`."""
         # The check only reads, so repeating a POST whose answer was lost is harmless.
-        response = self.retried("POST", "/v1/verify", json={"id_number": id_number, "name": name})
+        response = self.request("POST", "/v1/verify", repeatable=True, json={"id_number": id_number, "name": name})
         if response.status_code != 200:
             raise self.unavailable(f"HTTP {response.status_code}")
         result = self.json_of(response).get("result")

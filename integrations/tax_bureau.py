@@ -25,7 +25,6 @@ STATUSES = frozenset({"PENDING", "SUCCESS", "CLOSED"})
 STATEMENT_HEADER = ["out_order_no", "transaction_id", "amount_fen", "paid_at", "channel", "status"]
 # Payment channels of the tax bureau (INTEGRATIONS.md §4 callback body).
 CHANNELS = ("wechat", "bank_app", "e_tax", "bank_counter", "pos", "social_security_card")
-CREATE_RETRIES = 2  # more tries of POST /v1/orders, safe because out_order_no makes it idempotent
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _DIGITS = re.compile(r"^\d+$")
 
@@ -98,7 +97,7 @@ class TaxBureauClient(HttpClient):
     def create_order(self, order: TaxOrderRequest) -> CreatedOrder:
         """Create (or, for a known `out_order_no`, fetch again) the order to pay."""
         # The same out_order_no twice yields the same order, so a lost answer may be asked again.
-        response = self.retried("POST", "/v1/orders", retries=CREATE_RETRIES, json=order.to_json())
+        response = self.request("POST", "/v1/orders", repeatable=True, json=order.to_json())
         if response.status_code != 201:
             raise self.refused(response)
         body = self.json_of(response)

@@ -19,7 +19,13 @@ from .errors import UpstreamError
 from .http import DEFAULT_TIMEOUT, HttpClient
 from .wechat_tokens import MemoryTokenCache, TokenCache
 
-INVALID_CODE_ERRCODES = frozenset({40029, 40163})  # invalid code, code already used
+# WeChat errcodes that are an answer about the user, not an outage: our problem code and HTTP status.
+# Every other errcode (-1 busy, 45011 quota, ...) is 503 `wechat_unavailable`.
+REFUSALS = {
+    40029: ("invalid_wechat_code", 400),  # invalid code
+    40163: ("invalid_wechat_code", 400),  # code already used
+    40226: ("wechat_user_blocked", 403),  # the user is blocked by WeChat
+}
 STALE_TOKEN_ERRCODES = frozenset({40001, 42001})  # access token invalid, access token expired
 UNKNOWN_VERIFY_RESULT = 84001  # verify_result unknown or expired
 TOKEN_MARGIN = 300  # seconds: a token is cached until this long before WeChat lets it expire
@@ -54,8 +60,9 @@ class FaceVerification:
 
 
 class WeChatClient(HttpClient):
-    """`jscode2session`, `stable_token` and face `getinfo`. Invalid login codes map to 400
-    `invalid_wechat_code`, an unknown verify_result to None, everything else to 503 `wechat_unavailable`."""
+    """`jscode2session`, `stable_token` and face `getinfo`. The errcodes of REFUSALS map to their codes
+    (400 `invalid_wechat_code`, 403 `wechat_user_blocked`), an unknown verify_result to None, every
+    other failure to 503 `wechat_unavailable`."""
 
     unavailable_code = "wechat_unavailable"
     system_name = "WeChat"
@@ -100,11 +107,7 @@ class WeChatClient(HttpClient):
         return self._session_of(self.json_of(response))
 
     def _session_of(self, body: dict) -> WeChatSession:
-        errcode = self._errcode(body)
-        if errcode in INVALID_CODE_ERRCODES:
-            raise UpstreamError("invalid_wechat_code", f"WeChat refused the login code (errcode {errcode})", 400)
-        if errcode:
-            raise self.unavailable(f"errcode {errcode}")
+        self._raise_for(self._errcode(body))
         openid, session_key, unionid = body.get("openid"), body.get("session_key"), body.get("unionid")
         if not (_text(openid) and _text(session_key)) or not (unionid is None or _text(unionid)):
             raise self.unavailable("malformed answer")
@@ -123,9 +126,10 @@ class WeChatClient(HttpClient):
     def _fetch_token(self) -> str:
         # The secret travels in the body, never in the URL. Asking again is harmless: stable_token
         # (without force_refresh) answers the token in force.
-        response = self.retried(
+        response = self.request(
             "POST",
             STABLE_TOKEN_PATH,
+            repeatable=True,
             json={"grant_type": "client_credential", "appid": self.appid, "secret": self._secret},
         )
         if response.status_code != 200:
@@ -152,7 +156,7 @@ class WeChatClient(HttpClient):
         return body
 
     def _post_once(self, path: str, payload: dict, token: str) -> dict:
-        response = self.retried("POST", path, params={"access_token": token}, json=payload)
+        response = self.request("POST", path, repeatable=True, params={"access_token": token}, json=payload)
         if response.status_code != 200:
             raise self.unavailable(f"HTTP {response.status_code}")
         return self.json_of(response)
@@ -166,8 +170,7 @@ class WeChatClient(HttpClient):
         errcode = self._errcode(body)
         if errcode == UNKNOWN_VERIFY_RESULT:
             return None
-        if errcode:
-            raise self.unavailable(f"errcode {errcode}")
+        self._raise_for(errcode)
         return self._face_of(body)
 
     def _face_of(self, body: dict) -> FaceVerification:
@@ -183,6 +186,14 @@ class WeChatClient(HttpClient):
         return FaceVerification(0, openid, identify_time, id_md5.lower(), name_md5.lower())
 
     # --- shared -----------------------------------------------------------------------------------
+
+    def _raise_for(self, errcode: int) -> None:
+        """Nothing for 0; the refusal of REFUSALS, or 503 `wechat_unavailable`, for any other errcode."""
+        if errcode in REFUSALS:
+            code, status = REFUSALS[errcode]
+            raise UpstreamError(code, f"WeChat refused the call (errcode {errcode})", status)
+        if errcode:
+            raise self.unavailable(f"errcode {errcode}")
 
     def _errcode(self, body: dict) -> int:
         errcode = body.get("errcode") or 0

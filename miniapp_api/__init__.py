@@ -19,6 +19,7 @@ from miniapp_api.contributions import routes as contributions_routes
 from miniapp_api.core import config as configuration
 from miniapp_api.core import docs as core_docs
 from miniapp_api.core.api import OPENAPI_CONFIG, init_api
+from miniapp_api.core.openapi import finalize as finish_openapi
 from miniapp_api.family import routes as family_routes
 from miniapp_api.identity import cli as identity_cli
 from miniapp_api.identity import routes as identity_routes
@@ -63,6 +64,7 @@ def _register(app: Flask) -> None:
     api = init_api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    finish_openapi(api.spec)
     app.register_blueprint(certificates_routes.pages)
     for command in COMMANDS:
         app.cli.add_command(command)

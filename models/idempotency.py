@@ -1,4 +1,9 @@
-"""The first response to an `Idempotency-Key`, replayed when the same user sends the same key again."""
+"""The first response to an `Idempotency-Key`, replayed when the same user sends the same key again.
+
+A record is written in two steps around the tax bureau call (contributions/service.py): first the
+reservation, naming the order placed for the key (no `status_code` yet), then the response. A request
+cut short between the two leaves a reservation, which a repeat of the same key completes.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,9 @@ class IdempotencyRecord(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("wechat_users.id"))
     key: Mapped[str] = mapped_column(String(128))
     request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int]
-    body: Mapped[dict] = mapped_column(JSON)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    status_code: Mapped[int | None]  # None while reserved
+    body: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (UniqueConstraint("user_id", "key"),)

@@ -17,12 +17,13 @@ from integrations.sandbox.app import create_sandbox_app
 from miniapp_api import create_app
 from miniapp_api.core import config as configuration
 from miniapp_api.core import devkeys
-from tests.support import payments
+from tests.support import payments, workers
 from tests.support.callers import caller_headers
 from tests.support.constants import DEFAULT_NOW, DEMO_POLICY, SANDBOX_TAX_KEY
 from tests.support.live_server import serve
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+GIVEN_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_DATABASE_URL = workers.postgres_url(GIVEN_DATABASE_URL) if GIVEN_DATABASE_URL else None  # this worker's
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
 
 

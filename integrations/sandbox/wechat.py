@@ -11,6 +11,7 @@ Test login codes (`js_code`):
 | `test:invalid`, or not of the form `test:<name>` | errcode 40029 (invalid code) |
 | `test:busy` | errcode -1 (system busy) |
 | `test:ratelimit` | errcode 45011 (rate limited) |
+| `test:blocked` | errcode 40226 (the user is blocked by WeChat) |
 
 Demo people log in as `test:<key>` (demo_data, e.g. `test:ordinary_1975`). When the app config
 has `SANDBOX_WECHAT_APPID` / `SANDBOX_WECHAT_SECRET`, a different appid answers 40013 and a
@@ -61,6 +62,7 @@ SPECIAL_CODES = {
     "invalid": (40029, "invalid code"),
     "busy": (-1, "system error"),
     "ratelimit": (45011, "api minute-quota reach limit"),
+    "blocked": (40226, "high risk user, login blocked"),
 }
 INVALID_CODE = (40029, "invalid code")
 CODE_USED = (40163, "code been used")

@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 from miniapp_api.core.api import Schema
 from miniapp_api.core.fields import Computed, Date, EnumString, Instant
 from miniapp_api.identity.schemas import ResidentSchema
-from models import EntryKind
+from models import EntryKind, Funder, Payer
 
 Int = fields.Integer
 
@@ -45,7 +45,7 @@ class AccountSchema(Schema):
     cumulative_years = Int()
     required_years = Int()
     paid_years = fields.List(Int())
-    status = fields.String(metadata={"description": "contributing | eligible | receiving | closed"})
+    status = fields.String(metadata={"enum": ["contributing", "eligible", "receiving", "closed"]})
     eligibility = fields.Nested(EligibilitySchema)
     benefit = fields.Nested(BenefitSchema)
 
@@ -62,8 +62,8 @@ class LedgerEntrySchema(Schema):
     year = Int()
     kind = EnumString(EntryKind)
     amount_fen = Int()
-    funder = fields.String()
-    payer = fields.String(allow_none=True)
+    funder = fields.String(metadata={"enum": [*Payer, *Funder]})
+    payer = EnumString(Payer, allow_none=True)
     order_no = Computed(lambda entry: entry.order.order_no if entry.order else None, "string", nullable=True)
     booked_at = Instant()
 

@@ -11,6 +11,7 @@ from miniapp_api.certificates.schemas import CertificateSchema, IssueCertificate
 from miniapp_api.certificates.signing import settings
 from miniapp_api.core.api import Blueprint
 from miniapp_api.core.errors import ApiError
+from miniapp_api.core.openapi import BINARY
 from miniapp_api.core.paths import STATIC
 from miniapp_api.core.ratelimit import limit
 from miniapp_api.identity.access import authorize, resident_scoped
@@ -39,6 +40,8 @@ pages = flask.Blueprint("verify_page", __name__, static_folder=STATIC, static_ur
 @resident_scoped
 @bp.arguments(IssueCertificateSchema)
 @bp.response(201, CertificateSchema)
+@bp.problems(404, "no_payment")
+@bp.problems(409, "not_yet_available")
 def issue_certificate(body: dict, resident: Resident):
     """Issue the payment certificate of a paid year; the same year again answers the same certificate (201)."""
     certificate, _created = certificates.issue(resident, body["year"])
@@ -46,7 +49,8 @@ def issue_certificate(body: dict, resident: Resident):
 
 
 @bp.get("/certificates/<certificate_no>.pdf")
-@bp.response(200, content_type="application/pdf", description="The printable certificate")
+@bp.response(200, BINARY, content_type="application/pdf", description="The printable certificate")
+@bp.problems(404, "certificate_revoked")
 def certificate_pdf(certificate_no: str):
     """Download the printable certificate (A4 PDF, Chinese, with the verification QR code)."""
     certificate = _own_certificate(certificate_no)
@@ -55,7 +59,8 @@ def certificate_pdf(certificate_no: str):
 
 
 @bp.get("/certificates/<certificate_no>/qr.png")
-@bp.response(200, content_type="image/png", description="The QR code alone")
+@bp.response(200, BINARY, content_type="image/png", description="The QR code alone")
+@bp.problems(404, "certificate_revoked")
 def certificate_qr(certificate_no: str):
     """Download the certificate's verification QR code."""
     return Response(certificates.qr(_own_certificate(certificate_no)), mimetype="image/png", headers=PRIVATE)
@@ -75,6 +80,7 @@ def _own_certificate(certificate_no: str) -> Certificate:
 @bp.get("/verify/<token>")
 @bp.doc(security=[])
 @bp.response(200, VerificationSchema)
+@bp.problems(429, "rate_limited")
 def verify(token: str):
     """Check a certificate's verification token (public, no login; masked data only)."""
     limit(f"certificate-verify:{request.remote_addr}", settings().verify_per_minute, 60)

@@ -26,8 +26,10 @@ class CertificateSchema(Schema):
 class VerificationSchema(Schema):
     """A `certificates.service.Verification`."""
 
+    OPENAPI_REQUIRED = ("valid",)  # a forged token's answer is `{"valid": false}` alone
+
     valid = fields.Boolean(metadata={"description": "genuine and not revoked; alone (false) for a forged token"})
-    status = fields.String(metadata={"description": "valid | revoked"})
+    status = fields.String(metadata={"enum": ["valid", "revoked"]})
     certificate_no = fields.String(attribute="certificate.certificate_no")
     name = fields.String(metadata={"description": "masked: 王*国"})
     id_number = fields.String(metadata={"description": "masked: 1401**********0017"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from miniapp_api.contributions import idempotency, orders, service
+from miniapp_api.contributions.idempotency import IDEMPOTENCY_KEY
 from miniapp_api.contributions.schemas import (
     ContributionOptionsSchema,
     ContributionSchema,
@@ -12,6 +13,7 @@ from miniapp_api.contributions.schemas import (
 from miniapp_api.core.api import Blueprint
 from miniapp_api.identity.access import authorize, not_found, resident_scoped
 from miniapp_api.identity.auth import current_user, login_required
+from policy import rules
 
 bp = Blueprint("contributions", __name__, url_prefix="/api/v1", description="Contributions and orders")
 
@@ -19,6 +21,8 @@ bp = Blueprint("contributions", __name__, url_prefix="/api/v1", description="Con
 @bp.get("/residents/<resident_id>/contribution-options")
 @resident_scoped
 @bp.response(200, ContributionOptionsSchema)
+@bp.problems(409, "not_allowed")
+@bp.problems(503, "agency_unavailable")
 def contribution_options(resident):
     """This year's window, tiers and what the resident may pay now."""
     return service.options(resident)
@@ -28,6 +32,11 @@ def contribution_options(resident):
 @resident_scoped
 @bp.arguments(ContributionSchema)
 @bp.response(201, OrderCreatedSchema)
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@bp.problems(400, "idempotency_key_required")
+@bp.problems(409, *(str(code) for code in rules.Code if code != rules.Code.INVALID_TIER))
+@bp.problems(422, "invalid_tier", "idempotency_key_reused")
+@bp.problems(503, "tax_bureau_unavailable", "agency_unavailable")
 def create_contribution(body, resident):
     """Place a payment order for a tier; the answer carries `pay_params` for wx.requestPayment."""
     user, key = current_user(), idempotency.required_key()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from integrations.tax_bureau import CHANNELS
 from miniapp_api.contributions import orders
 from miniapp_api.core.api import Schema
 from miniapp_api.core.fields import Computed, EnumString, Instant, StrictInt
@@ -45,7 +46,7 @@ class OrderSchema(Schema):
     collective_subsidy_fen = Int()
     status = Computed(orders.status_now, "string", enum=[status.value for status in OrderStatus])
     paid_at = Instant(allow_none=True)
-    channel = Str(allow_none=True)
+    channel = Str(allow_none=True, metadata={"enum": [*CHANNELS, None]})
     payer = EnumString(Payer)
 
 

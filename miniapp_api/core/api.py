@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import copy
+
 import flask_smorest
 import marshmallow as ma
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from miniapp_api.core import bodies
+from miniapp_api.core.openapi import PROBLEMS_KEY, ProblemsPlugin
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details (documentation only)."""
+    """RFC 9457 problem details (documentation only); some codes add members (`opens_at`, `reason`, ...)."""
 
-    type = ma.fields.String()
-    title = ma.fields.String()
+    type = ma.fields.String(metadata={"example": "about:blank"})
+    title = ma.fields.String(metadata={"description": "the HTTP reason phrase"})
     status = ma.fields.Integer()
-    code = ma.fields.String(metadata={"description": "stable snake_case error code"})
-    detail = ma.fields.String()
-    errors = ma.fields.Dict(metadata={"description": "validation errors by field"})
+    code = ma.fields.String(metadata={"description": "stable snake_case error code (GET /api/v1/messages)"})
+    detail = ma.fields.String(metadata={"description": "what happened and what to do, in Simplified Chinese"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "422 validation_error only: messages by field"},
+    )
 
 
 class Parser(FlaskParser):
@@ -48,6 +55,11 @@ class Api(flask_smorest.Api):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def problems(self, status: int, *codes: str):
+        """Document the problem `codes` this operation answers with `status` (core/openapi.py adds the
+        ones every operation of its shape may answer)."""
+        return self.doc(**{PROBLEMS_KEY: dict.fromkeys(codes, status)})
 
 
 class Schema(ma.Schema):
@@ -86,6 +98,8 @@ OPENAPI_CONFIG = {
 
 def init_api(app) -> Api:
     """One Api (and OpenAPI document) per app, kept in `app.extensions["api"]`."""
-    api = Api(app)
+    # apispec merges the document into these options each time it writes it: one copy per app.
+    app.config["API_SPEC_OPTIONS"] = copy.deepcopy(app.config["API_SPEC_OPTIONS"])
+    api = Api(app, spec_kwargs={"extra_plugins": [ProblemsPlugin()]})
     app.extensions["api"] = api
     return api

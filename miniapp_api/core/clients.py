@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app
+import time
 
+from flask import current_app, g
+
+from integrations import outbound
 from integrations.agency import AgencyClient
 from integrations.http import make_session
 from integrations.identity import IdentityClient
@@ -11,8 +14,14 @@ from integrations.tax_bureau import TaxBureauClient
 from integrations.wechat import WeChatClient
 from integrations.wechat_tokens import MemoryTokenCache, RedisTokenCache, TokenCache
 
+# Every outbound call of one request together must end within this, well inside gunicorn's 30 s
+# worker timeout (gunicorn.conf.py), whatever each call's own deadline (integrations/http.py).
+REQUEST_BUDGET = 20.0  # seconds
+
 
 def init_app(app) -> None:
+    app.before_request(_pass_on_request)
+    app.teardown_request(_end_request)
     config = app.config
     app.extensions["clients"] = {
         "wechat": WeChatClient(
@@ -26,6 +35,16 @@ def init_app(app) -> None:
         "agency": AgencyClient(config["AGENCY_API_BASE"], session=make_session()),
         "tax_bureau": TaxBureauClient(config["TAX_API_BASE"], config["TAX_API_KEY"], session=make_session()),
     }
+
+
+def _pass_on_request() -> None:
+    """The calls this request makes carry its X-Request-ID and share its time budget."""
+    g.outbound = outbound.begin(g.get("request_id"), time.monotonic() + REQUEST_BUDGET)
+
+
+def _end_request(_exc) -> None:
+    if "outbound" in g:
+        outbound.end(g.pop("outbound"))
 
 
 def wechat_token_cache(config) -> TokenCache:

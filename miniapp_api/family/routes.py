@@ -17,6 +17,12 @@ bp = Blueprint("family", __name__, url_prefix="/api/v1/family", description="Fam
 @login_required
 @bp.arguments(LinkRequestSchema)
 @bp.response(201, LinkSchema)
+@bp.problems(403, "not_verified", "identity_mismatch")
+@bp.problems(404, "not_enrolled")
+@bp.problems(409, "link_exists", "too_many_links")
+@bp.problems(422, "invalid_id_number", "self_link")
+@bp.problems(429, "rate_limited")
+@bp.problems(503, "identity_unavailable", "agency_unavailable")
 def create_link(body):
     """Link to a parent: active at once if the registry lists you as their supporter, else pending their consent."""
     user = verified_user()

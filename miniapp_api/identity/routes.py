@@ -17,6 +17,9 @@ bp = Blueprint("login", __name__, url_prefix="/api/v1", description="Login and r
 @bp.doc(security=[])
 @bp.arguments(LoginSchema)
 @bp.response(200, TokenSchema)
+@bp.problems(400, "invalid_wechat_code")
+@bp.problems(403, "wechat_user_blocked")
+@bp.problems(503, "wechat_unavailable")
 def login(body):
     """Exchange a wx.login code for an access token."""
     return service.log_in(body["code"])
@@ -26,6 +29,12 @@ def login(body):
 @login_required
 @bp.arguments(RealNameSchema)
 @bp.response(200, RealNameResultSchema)
+@bp.problems(403, "face_verification_failed", "identity_mismatch", "wechat_user_blocked")
+@bp.problems(404, "not_enrolled")
+@bp.problems(409, "already_bound")
+@bp.problems(422, "invalid_id_number", "face_verification_required")
+@bp.problems(429, "rate_limited")
+@bp.problems(503, "wechat_unavailable", "identity_unavailable", "agency_unavailable")
 def real_name(body):
     """Prove who you are (face verification, then the identity check) and bind this WeChat user to that resident."""
     user = current_user()

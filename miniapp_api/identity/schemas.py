@@ -18,7 +18,7 @@ class LoginSchema(Schema):
 
 class TokenSchema(Schema):
     access_token = Str()
-    token_type = Str()
+    token_type = Str(metadata={"enum": ["Bearer"]})
     expires_in = fields.Integer()
     verified = fields.Boolean()
 
@@ -42,7 +42,7 @@ class ResidentSchema(Schema):
     id_number = Computed(residents.masked_id_number, "string", description="masked: 1401**********0017")
     birth_date = Date()
     age = Computed(residents.age_today, "integer")
-    gender = Str()
+    gender = Str(metadata={"enum": ["M", "F"]})
     region_code = Str()
     region_name = Str()
 

@@ -7,6 +7,7 @@ the per-address throttle's 429 included.
 from __future__ import annotations
 
 from miniapp_api.core.api import Blueprint
+from miniapp_api.core.openapi import OWN_FORMAT_KEY
 from miniapp_api.payments import callback
 from miniapp_api.payments.notify import NOTIFY_PATH
 from miniapp_api.payments.schemas import AnswerSchema, CallbackSchema
@@ -17,7 +18,11 @@ bp = Blueprint(
 
 
 @bp.post(NOTIFY_PATH)
-@bp.doc(requestBody={"required": True, "content": {"application/json": {"schema": CallbackSchema}}}, security=[])
+@bp.doc(
+    requestBody={"required": True, "content": {"application/json": {"schema": CallbackSchema}}},
+    security=[],
+    **{OWN_FORMAT_KEY: True},
+)
 @bp.response(200, AnswerSchema, description="Accepted, also a repeat of an accepted event: SUCCESS")
 @bp.alt_response(400, schema=AnswerSchema, description="FAIL: headers or body not as the contract says")
 @bp.alt_response(401, schema=AnswerSchema, description="FAIL: bad signature, unknown serial, stale timestamp")

@@ -4,7 +4,10 @@ The app runs over real HTTP (tests/support/live_server.py) on this test's databa
 sandbox; schemathesis loads `/api/v1/openapi.json` from it (`schemathesis.openapi.from_url`) and runs
 what `schemathesis run` runs (its engine): the examples, coverage and fuzzing phases, positive and
 negative data, over every operation of the document, with the checks `not_a_server_error` and
-`negative_data_rejection` only, a fixed seed and at most MAX_EXAMPLES fuzzed examples per operation.
+`negative_data_rejection`, and the document's own exactness: `status_code_conformance` (every
+status answered is documented for its operation), `content_type_conformance` (problem+json, PDF, PNG
+as documented) and `response_schema_conformance` (every body matches its schema: required fields,
+enums, formats, nullability); a fixed seed and at most MAX_EXAMPLES fuzzed examples per operation.
 Nothing is excluded or relaxed:
 
 - Requests carry the bearer token of a demo resident who logged in and bound their real name through
@@ -33,7 +36,13 @@ from tests.support.miniapp import verified
 
 SEED = 20270302
 MAX_EXAMPLES = 50  # per operation in the fuzzing phase; the coverage phase's cases come on top
-CHECKS = ("not_a_server_error", "negative_data_rejection")
+CHECKS = (
+    "not_a_server_error",
+    "negative_data_rejection",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+)
 
 
 def _config(token: str, resident_id: str) -> schemathesis.Config:

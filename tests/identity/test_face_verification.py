@@ -18,6 +18,7 @@ from miniapp_api.core.logs import JsonFormatter
 from models import BindingChange, UsedFaceResult, WeChatUser, db
 from tests.support.miniapp import face_check, login, openid_of, real_name, verified
 from tests.support.problems import assert_problem
+from tests.support.workers import REDIS_TEST_URL
 
 WANG = demo_data.by_key("parent_1958")
 LI = demo_data.by_key("child_1985")
@@ -263,7 +264,7 @@ def test_a_token_wechat_no_longer_knows_is_replaced_once(app, client):
     assert calls_since(app, before) == {"jscode2session": 1, "stable_token": 1, "getinfo": 2}
 
 
-REDIS_DB = "redis://127.0.0.1:6379/14"
+REDIS_DB = REDIS_TEST_URL
 
 
 def test_the_access_token_is_shared_through_redis(make_app):

@@ -27,6 +27,7 @@ def test_login_issues_a_short_lived_bearer_token(client):
         ("not-a-test-code", 400, "invalid_wechat_code"),
         ("test:busy", 503, "wechat_unavailable"),
         ("test:ratelimit", 503, "wechat_unavailable"),
+        ("test:blocked", 403, "wechat_user_blocked"),
     ],
 )
 def test_login_failures_map_to_api_codes(client, code, status, error):

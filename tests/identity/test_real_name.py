@@ -9,6 +9,7 @@ from models import Resident, db
 from policy import id_number as id_numbers
 from tests.support.constants import NOW
 from tests.support.miniapp import login, real_name, verified, verify
+from tests.support.workers import REDIS_TEST_URL
 
 WANG = demo_data.by_key("parent_1958")
 
@@ -92,9 +93,9 @@ def test_real_name_attempts_are_rate_limited(client):
 def test_rate_limits_are_shared_through_redis(make_app):
     import redis
 
-    store = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    store = redis.Redis.from_url(REDIS_TEST_URL)
     store.flushdb()
-    first, second = make_app(REDIS_URL="redis://127.0.0.1:6379/15"), make_app(REDIS_URL="redis://127.0.0.1:6379/15")
+    first, second = make_app(REDIS_URL=REDIS_TEST_URL), make_app(REDIS_URL=REDIS_TEST_URL)
     from miniapp_api.core import ratelimit
 
     hits = []

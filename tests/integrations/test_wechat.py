@@ -16,7 +16,6 @@ import requests
 from flask import jsonify, request
 
 from integrations.errors import UpstreamError
-from integrations.http import make_session
 from integrations.sandbox import demo_data
 from integrations.sandbox.wechat import openid_for
 from integrations.wechat import FaceVerification, WeChatClient, WeChatSession
@@ -30,6 +29,7 @@ from tests.support.upstream import (
     full_text,
     sequence,
 )
+from tests.support.workers import REDIS_TEST_URL
 
 WANG = demo_data.by_key("parent_1958")
 LEAKY_TOKEN = "at-do-not-leak-93c1b7"
@@ -115,6 +115,7 @@ def test_sends_the_documented_query(serve_fake):
     [
         (40029, ("invalid_wechat_code", 400)),
         (40163, ("invalid_wechat_code", 400)),
+        (40226, ("wechat_user_blocked", 403)),
         (45011, ("wechat_unavailable", 503)),
         (-1, ("wechat_unavailable", 503)),
         (40125, ("wechat_unavailable", 503)),
@@ -439,30 +440,36 @@ def test_face_transport_failures_are_503_and_leak_nothing(failing_url, mode):
     assert_nothing_leaks(caught.value, LEAKY_TOKEN)
 
 
-def test_the_token_in_the_url_stays_out_of_the_http_librarys_logs(caplog):
-    """urllib3 logs the URL (its query too) when it retries a broken connection; not the token's value."""
-    wechat = WeChatClient(closed_port_url(), APPID, SECRET, session=make_session(), timeout=SHORT_TIMEOUT)
-    wechat.retry_pause = 0.01
+def test_the_token_in_the_url_stays_out_of_the_http_librarys_logs(serve_fake, caplog):
+    """urllib3 logs every request line, query included, at DEBUG; the line is there, the token is not."""
+    wechat = client(serve_fake(FakeWeChat(faces=[recognised()])), token_cache=MemoryTokenCache())
     wechat.tokens.put(LEAKY_TOKEN, 600)
-    with caplog.at_level(logging.DEBUG), pytest.raises(UpstreamError):
+    with caplog.at_level(logging.DEBUG):
         wechat.face_verification("VR-1")
-    lines = [record.getMessage() for record in caplog.records]
-    assert any("access_token=***" in line for line in lines), lines  # the line is there, redacted
+    lines = [record.getMessage() for record in caplog.records if record.name.startswith("urllib3")]
+    assert any("access_token=***" in line for line in lines), lines
     assert not [line for line in lines if LEAKY_TOKEN in line or SECRET in line]
 
 
-def test_the_login_secret_stays_out_of_the_http_librarys_logs(caplog):
-    wechat = WeChatClient(closed_port_url(), APPID, SECRET, session=make_session(), timeout=SHORT_TIMEOUT)
-    with caplog.at_level(logging.DEBUG), pytest.raises(UpstreamError):
-        wechat.code_to_session("test:secretive")
-    lines = [record.getMessage() for record in caplog.records]
+def test_the_login_secret_stays_out_of_the_http_librarys_logs(sandbox_url, caplog):
+    with caplog.at_level(logging.DEBUG):
+        client(f"{sandbox_url}/wechat").code_to_session("test:secretive")
+    # Ours only: the sandbox's own server logs what it was sent.
+    lines = [record.getMessage() for record in caplog.records if record.name.startswith("urllib3")]
     assert any("secret=***" in line for line in lines), lines
     assert not [line for line in lines if SECRET in line or "test:secretive" in line]
 
 
+def test_a_blocked_user_is_refused_at_the_face_check_too(serve_fake):
+    wechat = client(serve_fake(FakeWeChat(faces=[{"errcode": 40226, "errmsg": "user blocked"}])))
+    with pytest.raises(UpstreamError) as caught:
+        wechat.face_verification("VR-1")
+    assert (caught.value.code, caught.value.status) == ("wechat_user_blocked", 403)
+
+
 # --- The cache shared through Redis -------------------------------------------------------------------
 
-REDIS_DB = "redis://127.0.0.1:6379/14"
+REDIS_DB = REDIS_TEST_URL
 
 
 @pytest.fixture
