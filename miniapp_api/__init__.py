@@ -25,6 +25,7 @@ from miniapp_api.identity import routes as identity_routes
 from miniapp_api.payments import callback
 from miniapp_api.payments import cli as payments_cli
 from miniapp_api.payments import routes as payments_routes
+from miniapp_api.screens import routes as screens_routes
 
 BLUEPRINTS = (
     identity_routes.bp,
@@ -64,6 +65,7 @@ def _register(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(certificates_routes.pages)
+    app.register_blueprint(screens_routes.bp)
     for command in COMMANDS:
         app.cli.add_command(command)
     if app.config["APP_ENV"] != "production":

@@ -1,0 +1,84 @@
+"""The screens in Debian's Chromium at a phone's size, against the demo's processes (sandbox, API, API later)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.certificates.test_verify_page import CHROMIUM_ARGS, chromium_path
+from tests.devtools.test_demo_walkthrough import Urls, running_servers
+from tests.support.constants import ROOT
+from tests.support.skipping import unavailable
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "docs" / "screens"
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "zh-CN",
+}
+SERIOUS = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory) -> Iterator[Urls]:
+    with running_servers(tmp_path_factory.mktemp("screens")) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    path = chromium_path()
+    if path is None:
+        unavailable("no chromium executable (install it: apt-get install -y chromium, or set CHROMIUM_PATH)")
+    if not AXE.is_file():
+        unavailable("axe-core is not installed (run `npm ci` at the top of the checkout)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A new phone (its own storage) for each person; every one opened is closed at the end."""
+    contexts = []
+
+    def open_phone(base: str) -> Page:
+        context = browser.new_context(**PHONE)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{base}/app/")
+        return page
+
+    yield open_phone
+    for context in contexts:
+        context.close()
+
+
+def violations(page: Page) -> list[dict]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in found
+        if v["impact"] in SERIOUS
+    ]
+
+
+def screen(page: Page, name: str, *, full_page: bool = True) -> None:
+    """Check the screen as it is now (axe-core, no sideways scrolling at 360 px) and keep its picture."""
+    page.wait_for_load_state("networkidle")
+    bad = violations(page)
+    assert not bad, f"{name}: {json.dumps(bad, ensure_ascii=False)}"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["viewport"]["width"], f"{name}: {width} px wide"
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
