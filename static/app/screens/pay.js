@@ -62,7 +62,7 @@ function orderForm(view, residentId, options, kinds) {
   const lumpYears = Array.from({ length: options.lump_sum_max_years }, (_, i) => [String(i + 1), `${i + 1}年`]);
   const submit = h("button", { class: "primary", type: "submit" }, "去缴费");
   const form = h("form", { id: "order-form" },
-    kinds.length > 1 ? radios("kind", "缴费方式", kinds, "kinds") : h("input", { type: "hidden", name: "kind", value: kinds[0][0] }),
+    kinds.length > 1 ? radios("kind", "缴费方式", kinds, "kinds") : onlyKind(kinds[0]),
     backYears.length ? radios("year", `补缴哪一年（还可补缴 ${options.back_payment.remaining_years} 年）`, backYears, "back-years") : null,
     lumpYears.length ? radios("years", "一次性缴几年", lumpYears, "lump-years") : null,
     radios("tier", "缴费档次（每年）", tiers, "tiers"),
@@ -91,6 +91,10 @@ function orderForm(view, residentId, options, kinds) {
     }
   });
   return form;
+}
+
+function onlyKind([value, text]) {
+  return h("p", { id: "kinds" }, h("strong", {}, `缴费方式：${text}`), h("input", { type: "hidden", name: "kind", value }));
 }
 
 function requestOf(form, options) {
