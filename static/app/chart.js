@@ -33,6 +33,7 @@ export function balanceChart(entries) {
   const width = 320, height = 200, left = 8, bottom = 28, gap = 6;
   const bar = Math.min(48, (width - left) / rows.length - gap);
   const scale = (height - bottom - 20) / top;
+  const every = Math.ceil((rows.length * 48) / width); // a year label every `every` bars, so that they never overlap
   const bars = rows.map((row, index) => {
     const x = left + index * (bar + gap);
     let y = height - bottom;
@@ -41,7 +42,9 @@ export function balanceChart(entries) {
       y -= size;
       return size > 0 ? svg("rect", { x, y, width: bar, height: size, fill: colour }) : null;
     }).filter(Boolean);
-    return svg("g", {}, ...pieces, svg("text", { x: x + bar / 2, y: height - 8, "text-anchor": "middle", "font-size": "13", fill: "#1f2328" }, String(row.year)));
+    const label = (rows.length - 1 - index) % every ? null
+      : svg("text", { x: x + bar / 2, y: height - 6, "text-anchor": "middle", "font-size": "18", fill: "#1f2328" }, String(row.year));
+    return svg("g", {}, ...pieces, label);
   });
   const last = rows[rows.length - 1];
   const label = `账户余额逐年变化：${rows.map((row, i) => `${row.year}年 ${yuan(totals[i])}`).join("，")}。`;
@@ -50,5 +53,5 @@ export function balanceChart(entries) {
     svg("line", { x1: 0, x2: width, y1: height - bottom, y2: height - bottom, stroke: "#4d555e" }), ...bars);
   const legend = h("ul", { class: "legend" },
     SOURCES.filter(([key]) => last.parts[key] > 0).map(([key, text]) => h("li", {}, h("span", { class: `swatch s-${key}`, "aria-hidden": "true" }), text)));
-  return h("figure", { class: "chart", style: null }, chart, legend);
+  return h("figure", { class: "chart" }, chart, legend);
 }

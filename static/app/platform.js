@@ -76,12 +76,13 @@ export const platform = {
   },
 
   /** wx.requestPayment: resolves once the user paid, rejects with PlatformError("cancelled") if they did not. */
-  requestPayment(payParams, { amountFen, what }) {
+  requestPayment(payParams, { amountFen, subsidyFen = 0, what }) {
     return new Promise((resolve, reject) => {
       const pay = h("button", { class: "primary", type: "button", onclick: () => confirm() }, `确认支付 ${yuan(amountFen)}`);
       const cancel = h("button", { type: "button", onclick: () => { close(); reject(new PlatformError("cancelled")); } }, "暂不支付");
       const close = openSheet("支付（沙箱税务局）",
         h("p", {}, what), h("p", { class: "big" }, yuan(amountFen)),
+        subsidyFen ? h("p", {}, `另有政府补贴 ${yuan(subsidyFen)} 记入账户`) : null,
         h("p", { class: "muted small" }, "演示环境：由沙箱税务局收款，不会真的扣钱。"), pay, cancel);
       async function confirm() {
         pay.disabled = true;

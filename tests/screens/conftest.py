@@ -23,15 +23,28 @@ PHONE = {
     "locale": "zh-CN",
 }
 SERIOUS = ("serious", "critical")
+MIN_TEXT_PX = 18
+MIN_TARGET_PX = 48
+# Visible text smaller than the minimum, and visible tap targets smaller than the minimum, as "what size".
+SMALL_TEXT = """min => [...document.querySelectorAll('main *, header *, .sheet *')]
+  .filter(e => e.checkVisibility() && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+  .filter(e => parseFloat(getComputedStyle(e).fontSize) < min)
+  .map(e => `${e.textContent.trim().slice(0, 16)} ${getComputedStyle(e).fontSize}`)"""
+SMALL_TARGETS = """min => [...document.querySelectorAll('button, select, input:not([type=radio]):not([type=hidden]), .choice, a')]
+  .filter(e => e.checkVisibility())
+  .map(e => [e.textContent.trim().slice(0, 16) || e.id, e.getBoundingClientRect()])
+  .filter(([, r]) => r.height < min || r.width < min)
+  .map(([t, r]) => `${t} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def servers(tmp_path_factory) -> Iterator[Urls]:
+    """Started once for every screen test: each journey uses its own demo people."""
     with running_servers(tmp_path_factory.mktemp("screens")) as urls:
         yield urls
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     path = chromium_path()
     if path is None:
@@ -49,8 +62,8 @@ def phone(browser):
     """A new phone (its own storage) for each person; every one opened is closed at the end."""
     contexts = []
 
-    def open_phone(base: str) -> Page:
-        context = browser.new_context(**PHONE)
+    def open_phone(base: str, **options) -> Page:
+        context = browser.new_context(**PHONE, **options)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -79,6 +92,10 @@ def screen(page: Page, name: str, *, full_page: bool = True) -> None:
     page.wait_for_load_state("networkidle")
     bad = violations(page)
     assert not bad, f"{name}: {json.dumps(bad, ensure_ascii=False)}"
+    if "/app/" in page.url:
+        small_text, small_targets = page.evaluate(SMALL_TEXT, MIN_TEXT_PX), page.evaluate(SMALL_TARGETS, MIN_TARGET_PX)
+        assert not small_text, f"{name}: text under {MIN_TEXT_PX} px: {small_text}"
+        assert not small_targets, f"{name}: tap targets under {MIN_TARGET_PX} px: {small_targets}"
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["viewport"]["width"], f"{name}: {width} px wide"
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)

@@ -63,7 +63,7 @@ function orderForm(view, residentId, options, kinds) {
   const submit = h("button", { class: "primary", type: "submit" }, "去缴费");
   const form = h("form", { id: "order-form" },
     kinds.length > 1 ? radios("kind", "缴费方式", kinds, "kinds") : onlyKind(kinds[0]),
-    backYears.length ? radios("year", `补缴哪一年（还可补缴 ${options.back_payment.remaining_years} 年）`, backYears, "back-years") : null,
+    backYears.length ? radios("year", `补缴哪一年（最多还可补缴 ${options.back_payment.remaining_years} 年）`, backYears, "back-years") : null,
     lumpYears.length ? radios("years", "一次性缴几年", lumpYears, "lump-years") : null,
     radios("tier", "缴费档次（每年）", tiers, "tiers"),
     submit);
@@ -71,6 +71,7 @@ function orderForm(view, residentId, options, kinds) {
     const kind = form.elements.kind.value;
     form.querySelector("#back-years")?.toggleAttribute("hidden", kind !== "back_payment");
     form.querySelector("#lump-years")?.toggleAttribute("hidden", kind !== "lump_sum");
+    form.querySelectorAll("#tiers .sub").forEach((sub) => sub.toggleAttribute("hidden", kind !== "normal"));
   };
   form.addEventListener("change", show);
   show();
@@ -108,7 +109,7 @@ function requestOf(form, options) {
 async function payFor(view, residentId, order, body) {
   const what = body.kind === "back_payment" ? `补缴${body.year}年` : body.kind === "lump_sum" ? `一次性缴费${body.years}年` : `${body.year}年缴费`;
   try {
-    await platform.requestPayment(order.pay_params, { amountFen: order.amount_fen, what });
+    await platform.requestPayment(order.pay_params, { amountFen: order.amount_fen, subsidyFen: order.subsidy_fen, what });
   } catch (error) {
     if (error instanceof PlatformError && error.message === "cancelled") return showUnpaid(view, residentId, order, body);
     return showProblem(view, error);

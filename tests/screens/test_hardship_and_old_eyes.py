@@ -1,0 +1,66 @@
+"""A hardship resident is told the government pays; a mistyped ID number reads as plain Chinese; large text fits."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from integrations.sandbox import demo_data
+from tests.screens.conftest import PHONE, SHOTS, screen
+
+pytestmark = pytest.mark.slow
+
+DIBAO = demo_data.by_key("dibao_1972")  # 郑二虎, 低保: the county pays (R7)
+READER = demo_data.by_key("ordinary_1985")  # 孙晓燕
+WIDE = """w => [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w)
+  .map(e => `${e.tagName}.${e.className} ${e.textContent.trim().slice(0, 12)}`).slice(0, 8)"""
+DOUBLE_TEXT = "html { font-size: 225% !important; }"  # twice the app's 18 px body text: 36 px
+
+
+def test_a_hardship_resident_mistypes_his_id_number_then_sees_the_government_pays(servers, phone):
+    page = phone(servers.api)
+    page.locator(f'button[data-key="{DIBAO["key"]}"]').click()
+    wrong = DIBAO["id_number"][:-1] + ("0" if DIBAO["id_number"][-1] != "0" else "1")
+    page.get_by_label("身份证号码").fill(wrong)
+    page.get_by_role("button", name="刷脸认证").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_have_text(re.compile("身份证号码不对，请对照身份证逐位核对后重新输入"))
+    expect(page.locator("main")).not_to_contain_text(re.compile("invalid|error|{", re.IGNORECASE))
+    screen(page, "22-error-id-number")
+
+    page.get_by_label("身份证号码").fill(DIBAO["id_number"])
+    page.get_by_role("button", name="刷脸认证").click()
+    expect(page.locator("main")).to_contain_text("您好，郑*虎")
+    page.get_by_role("button", name="缴费", exact=True).click()
+    expect(page.locator("#government")).to_contain_text("政府代缴")
+    expect(page.locator("#government")).to_contain_text("您不用自己缴费")
+    expect(page.locator("#kinds")).not_to_contain_text("2027年缴费")  # this year is the county's; back years stay his
+    screen(page, "23-paid-by-government")
+
+
+def test_with_the_text_twice_as_large_every_screen_still_fits_the_phone(servers, phone):
+    page = phone(servers.api, bypass_csp=True)  # only to add the larger text, as the phone's setting would
+    page.add_style_tag(content=DOUBLE_TEXT)
+    page.locator(f'button[data-key="{READER["key"]}"]').click()
+    page.get_by_role("button", name="刷脸认证").click()
+    expect(page.locator("main")).to_contain_text("您好，孙*燕")
+    assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 36
+    fits(page, "home")
+    for tile, title in [("我的账户", "我的账户"), ("缴费", "缴费"), ("缴费记录", "缴费记录"), ("缴费证明", "缴费证明")]:
+        page.get_by_role("button", name=tile, exact=True).click()
+        expect(page.locator("#title")).to_have_text(title)
+        fits(page, title)
+        page.locator("#back").click()
+    page.get_by_role("button", name="亲情服务（帮家人缴费）").click()
+    fits(page, "亲情服务")
+    page.screenshot(path=str(SHOTS / "24-large-text.png"), full_page=False)
+
+
+def fits(page, name: str) -> None:
+    page.wait_for_load_state("networkidle")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate(WIDE, PHONE["viewport"]["width"])
+    assert width <= PHONE["viewport"]["width"], f"{name}: {width} px wide at double text size: {wide}"
+
