@@ -30,9 +30,9 @@ export function balanceChart(entries) {
   if (!rows.length) return h("p", { class: "muted" }, "还没有缴费，暂时没有图表。");
   const totals = rows.map((row) => Object.values(row.parts).reduce((a, b) => a + Math.max(b, 0), 0));
   const top = Math.max(...totals, 1);
-  const width = 320, height = 200, left = 8, bottom = 28, gap = 6;
+  const width = 320, height = 220, left = 8, bottom = 28, gap = 6;
   const bar = Math.min(48, (width - left) / rows.length - gap);
-  const scale = (height - bottom - 20) / top;
+  const scale = (height - bottom - 32) / top;
   const every = Math.ceil((rows.length * 48) / width); // a year label every `every` bars, so that they never overlap
   const bars = rows.map((row, index) => {
     const x = left + index * (bar + gap);
@@ -42,9 +42,12 @@ export function balanceChart(entries) {
       y -= size;
       return size > 0 ? svg("rect", { x, y, width: bar, height: size, fill: colour }) : null;
     }).filter(Boolean);
+    const total = index === rows.length - 1
+      ? svg("text", { x: x < width / 2 ? x : x + bar, y: y - 8, "text-anchor": x < width / 2 ? "start" : "end", "font-size": "18", fill: "#1f2328" }, yuan(totals[index]))
+      : null;
     const label = (rows.length - 1 - index) % every ? null
       : svg("text", { x: x + bar / 2, y: height - 6, "text-anchor": "middle", "font-size": "18", fill: "#1f2328" }, String(row.year));
-    return svg("g", {}, ...pieces, label);
+    return svg("g", {}, ...pieces, label, total);
   });
   const last = rows[rows.length - 1];
   const label = `账户余额逐年变化：${rows.map((row, i) => `${row.year}年 ${yuan(totals[i])}`).join("，")}。`;

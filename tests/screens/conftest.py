@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.certificates.test_verify_page import CHROMIUM_ARGS, chromium_path
 from tests.devtools.test_demo_walkthrough import Urls, running_servers
@@ -89,7 +89,7 @@ def violations(page: Page) -> list[dict]:
 
 def screen(page: Page, name: str, *, full_page: bool = True) -> None:
     """Check the screen as it is now (axe-core, no sideways scrolling at 360 px) and keep its picture."""
-    page.wait_for_load_state("networkidle")
+    expect(page.locator(".loading")).to_have_count(0)
     bad = violations(page)
     assert not bad, f"{name}: {json.dumps(bad, ensure_ascii=False)}"
     if "/app/" in page.url:

@@ -59,7 +59,7 @@ def test_with_the_text_twice_as_large_every_screen_still_fits_the_phone(servers,
 
 
 def fits(page, name: str) -> None:
-    page.wait_for_load_state("networkidle")
+    expect(page.locator(".loading")).to_have_count(0)
     width = page.evaluate("document.documentElement.scrollWidth")
     wide = page.evaluate(WIDE, PHONE["viewport"]["width"])
     assert width <= PHONE["viewport"]["width"], f"{name}: {width} px wide at double text size: {wide}"

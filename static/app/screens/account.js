@@ -52,7 +52,8 @@ function benefit(account) {
     facts([["个人账户养老金", yuan(money.account_pension_fen || 0)], ["退出补贴", yuan(money.exit_subsidy_fen || 0)]]),
     receiving ? null : h("p", { class: "muted small" }, "这是按现在的余额估算的，以后缴费越多，领得越多。"),
     ...(money.assumptions || []).map((text) => h("p", { class: "muted small" }, text)),
-    ...(receiving ? [] : reasons.map((code) => h("p", { class: "small" }, api.sentence(code)))));
+    ...(receiving || !reasons.length ? [] : [h("p", { class: "reasons-title" }, h("strong", {}, "现在还不能领取，因为：")),
+      h("ul", { class: "reasons" }, reasons.map((code) => h("li", {}, api.sentence(code))))]));
 }
 
 async function allEntries(residentId) {
