@@ -30,11 +30,12 @@ SMALL_TEXT = """min => [...document.querySelectorAll('main *, header *, .sheet *
   .filter(e => e.checkVisibility() && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
   .filter(e => parseFloat(getComputedStyle(e).fontSize) < min)
   .map(e => `${e.textContent.trim().slice(0, 16)} ${getComputedStyle(e).fontSize}`)"""
-SMALL_TARGETS = """min => [...document.querySelectorAll('button, select, input:not([type=radio]):not([type=hidden]), .choice, a')]
+TARGETS = "button, select, input:not([type=radio]):not([type=hidden]), .choice, a"
+SMALL_TARGETS = """min => [...document.querySelectorAll('TARGETS')]
   .filter(e => e.checkVisibility())
   .map(e => [e.textContent.trim().slice(0, 16) || e.id, e.getBoundingClientRect()])
   .filter(([, r]) => r.height < min || r.width < min)
-  .map(([t, r]) => `${t} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+  .map(([t, r]) => `${t} ${Math.round(r.width)}x${Math.round(r.height)}`)""".replace("TARGETS", TARGETS)
 
 
 @pytest.fixture(scope="session")

@@ -63,4 +63,3 @@ def fits(page, name: str) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     wide = page.evaluate(WIDE, PHONE["viewport"]["width"])
     assert width <= PHONE["viewport"]["width"], f"{name}: {width} px wide at double text size: {wide}"
-
