@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.certificates.test_verify_page import CHROMIUM_ARGS, chromium_path
-from tests.devtools.test_demo_walkthrough import Urls, running_servers
+from tests.devtools.test_demo_walkthrough import (
+    Urls,
+    api_environment,
+    base_environment,
+    flask,
+    running_servers,
+    start,
+    stop,
+    wait_ready,
+)
 from tests.support.constants import ROOT
 from tests.support.skipping import unavailable
+from tests.support.waiting import free_port
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "docs" / "screens"
@@ -23,6 +34,7 @@ PHONE = {
     "locale": "zh-CN",
 }
 SERIOUS = ("serious", "critical")
+CLOSED_NOW = "2027-03-28T10:00:00+08:00"  # between the March and April collection windows (1st to 25th)
 MIN_TEXT_PX = 18
 MIN_TARGET_PX = 48
 # Visible text smaller than the minimum, and visible tap targets smaller than the minimum, as "what size".
@@ -39,10 +51,30 @@ SMALL_TARGETS = """min => [...document.querySelectorAll('TARGETS')]
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory) -> Iterator[Urls]:
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("screens")
+
+
+@pytest.fixture(scope="session")
+def servers(folder) -> Iterator[Urls]:
     """Started once for every screen test: each journey uses its own demo people."""
-    with running_servers(tmp_path_factory.mktemp("screens")) as urls:
+    with running_servers(folder) as urls:
         yield urls
+
+
+@pytest.fixture(scope="session")
+def closed_api(folder, servers) -> Iterator[str]:
+    """One more API on the same database and sandbox, its clock outside the collection window."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**api_environment(base_environment(folder), CLOSED_NOW, servers.api, servers.sandbox)}
+    run = flask("run", "--host", "127.0.0.1", "--no-reload", "--no-debugger", "--with-threads", "--port", str(port))
+    server = start("api-closed", run, env, folder)
+    try:
+        wait_ready(server, f"{base}/healthz")
+        yield base
+    finally:
+        stop(server)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""A hardship resident is told the government pays; a mistyped ID number reads as plain Chinese; large text fits."""
+"""Other residents and states: the government pays, a lump sum, the window closed, a mistyped ID number, a
+lapsed login, and every screen with the text twice as large."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ pytestmark = pytest.mark.slow
 
 DIBAO = demo_data.by_key("dibao_1972")  # 郑二虎, 低保: the county pays (R7)
 READER = demo_data.by_key("ordinary_1985")  # 孙晓燕
+ELDER = demo_data.by_key("elder_1950")  # 杨桂芝: 65+ in 2021 and receiving basic pension: lump sum (R6)
+LATE = demo_data.by_key("ordinary_1966")  # 周保国, who comes after the 25th
 WIDE = """w => [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w)
   .map(e => `${e.tagName}.${e.className} ${e.textContent.trim().slice(0, 12)}`).slice(0, 8)"""
 DOUBLE_TEXT = "html { font-size: 225% !important; }"  # twice the app's 18 px body text: 36 px
@@ -63,3 +66,44 @@ def fits(page, name: str) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     wide = page.evaluate(WIDE, PHONE["viewport"]["width"])
     assert width <= PHONE["viewport"]["width"], f"{name}: {width} px wide at double text size: {wide}"
+
+
+def log_in_verified(page, person) -> None:
+    page.locator(f'button[data-key="{person["key"]}"]').click()
+    page.get_by_role("button", name="刷脸认证").click()
+    expect(page.locator("main")).to_contain_text("您好，")
+
+
+def test_an_elder_may_pay_a_lump_sum_of_several_years(servers, phone):
+    page = phone(servers.api)
+    log_in_verified(page, ELDER)
+    page.get_by_role("button", name="缴费", exact=True).click()
+    expect(page.locator("#kinds")).to_have_text("缴费方式：一次性缴费")  # the only way open to her
+    expect(page.locator("#lump-years .choice")).to_have_count(15)
+    expect(page.locator("#tiers .sub").first).to_be_hidden()  # R6: a lump sum brings no subsidy
+    page.locator("#lump-years").get_by_label("3年", exact=True).check()
+    page.locator("#tiers .choice").filter(has_text="1,000 元").click()
+    page.get_by_role("button", name="去缴费").click()
+    expect(page.get_by_role("dialog")).to_contain_text("一次性缴费3年")
+    expect(page.get_by_role("dialog")).to_contain_text("3,000 元")
+    screen(page, "25-lump-sum")
+
+
+def test_after_the_25th_the_pay_screen_tells_when_the_next_window_opens(servers, closed_api, phone):
+    log_in_verified(phone(servers.api), LATE)  # the face check is timed by the sandbox clock (2 March)
+    page = phone(closed_api)
+    page.locator(f'button[data-key="{LATE["key"]}"]').click()
+    page.get_by_role("button", name="缴费", exact=True).click()
+    window = page.locator("#window")
+    expect(window).to_contain_text("现在不在缴费期内")
+    expect(window).to_contain_text("下次缴费期：2027年4月1日至2027年4月25日")
+    expect(page.locator("#order-form")).to_have_count(0)
+    screen(page, "26-window-closed")
+
+
+def test_a_lapsed_login_leads_back_to_the_login_screen_with_a_sentence(servers, phone):
+    page = phone(servers.api)
+    page.evaluate("sessionStorage.setItem('pension.token', 'not-a-token')")
+    page.goto(page.url.split("#")[0] + "#/home")
+    expect(page.locator("#title")).to_have_text("登录")
+    expect(page.get_by_role("alert")).to_have_text("您的登录已经失效，请重新登录。")

@@ -19,6 +19,7 @@ export async function render(view, [residentId], app) {
     view.append(h("div", { class: "card good", id: "government" },
       h("p", { class: "big" }, "政府代缴"), h("p", {}, api.sentence("paid_by_government"))));
   }
+  if (!options.window.open) return; // nothing can be ordered until the window opens (409 window_closed)
   const kinds = kindsOf(options);
   if (!kinds.length) {
     if (!options.paid_by_government) view.append(h("div", { class: "card warn", id: "cannot-pay" }, h("p", {}, reasonText(options))));
@@ -33,7 +34,7 @@ function windowCard(options) {
     return h("div", { class: "card", id: "window" }, h("p", {}, `${options.year}年缴费期内`), h("p", { class: "muted" }, `截止到${lastDay(window.closes_at)}`));
   }
   return h("div", { class: "card warn", id: "window" },
-    h("p", {}, "现在不在缴费期"), h("p", {}, `下次缴费期：${date(window.opens_at)}至${lastDay(window.closes_at)}`));
+    h("p", {}, api.sentence("window_closed")), h("p", {}, `下次缴费期：${date(window.opens_at)}至${lastDay(window.closes_at)}`));
 }
 
 function reasonText(options) {
