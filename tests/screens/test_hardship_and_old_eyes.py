@@ -79,14 +79,14 @@ def test_an_elder_may_pay_a_lump_sum_of_several_years(servers, phone):
     log_in_verified(page, ELDER)
     page.get_by_role("button", name="缴费", exact=True).click()
     expect(page.locator("#kinds")).to_have_text("缴费方式：一次性缴费")  # the only way open to her
-    expect(page.locator("#lump-years .choice")).to_have_count(15)
+    expect(page.get_by_label("一次性缴几年").locator("option")).to_have_count(15)
     expect(page.locator("#tiers .sub").first).to_be_hidden()  # R6: a lump sum brings no subsidy
-    page.locator("#lump-years").get_by_label("3年", exact=True).check()
+    page.get_by_label("一次性缴几年").select_option("3")
     page.locator("#tiers .choice").filter(has_text="1,000 元").click()
+    screen(page, "25-lump-sum")
     page.get_by_role("button", name="去缴费").click()
     expect(page.get_by_role("dialog")).to_contain_text("一次性缴费3年")
     expect(page.get_by_role("dialog")).to_contain_text("3,000 元")
-    screen(page, "25-lump-sum")
 
 
 def test_after_the_25th_the_pay_screen_tells_when_the_next_window_opens(servers, closed_api, phone):

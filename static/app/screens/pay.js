@@ -57,6 +57,15 @@ function radios(name, legend, items, id) {
       h("span", {}, text, sub ? h("span", { class: "sub" }, sub) : null))));
 }
 
+const MAX_RADIOS = 6; // a longer list of years is a drop-down, so that the tiers stay in sight
+
+function yearChoice(name, legend, items, id) {
+  if (items.length <= MAX_RADIOS) return radios(name, legend, items, id);
+  return h("div", { id },
+    h("label", { for: `${id}-select` }, legend),
+    h("select", { id: `${id}-select`, name }, items.map(([value, text]) => h("option", { value }, text))));
+}
+
 function orderForm(view, residentId, options, kinds) {
   const tiers = options.tiers.map((tier) => [String(tier.amount_fen), yuan(tier.amount_fen), `政府补贴 ${yuan(tier.subsidy_fen)}`]);
   const backYears = options.back_payment.years.map((year) => [String(year), `${year}年`]);
@@ -64,8 +73,8 @@ function orderForm(view, residentId, options, kinds) {
   const submit = h("button", { class: "primary", type: "submit" }, "去缴费");
   const form = h("form", { id: "order-form" },
     kinds.length > 1 ? radios("kind", "缴费方式", kinds, "kinds") : onlyKind(kinds[0]),
-    backYears.length ? radios("year", `补缴哪一年（最多还可补缴 ${options.back_payment.remaining_years} 年）`, backYears, "back-years") : null,
-    lumpYears.length ? radios("years", "一次性缴几年", lumpYears, "lump-years") : null,
+    backYears.length ? yearChoice("year", `补缴哪一年（最多还可补缴 ${options.back_payment.remaining_years} 年）`, backYears, "back-years") : null,
+    lumpYears.length ? yearChoice("years", "一次性缴几年", lumpYears, "lump-years") : null,
     radios("tier", "缴费档次（每年）", tiers, "tiers"),
     submit);
   const show = () => {
