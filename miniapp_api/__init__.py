@@ -26,6 +26,7 @@ from miniapp_api.identity import routes as identity_routes
 from miniapp_api.payments import callback
 from miniapp_api.payments import cli as payments_cli
 from miniapp_api.payments import routes as payments_routes
+from miniapp_api.screens import routes as screens_routes
 
 BLUEPRINTS = (
     identity_routes.bp,
@@ -66,6 +67,7 @@ def _register(app: Flask) -> None:
         api.register_blueprint(blueprint)
     finish_openapi(api.spec)
     app.register_blueprint(certificates_routes.pages)
+    app.register_blueprint(screens_routes.bp)
     for command in COMMANDS:
         app.cli.add_command(command)
     if app.config["APP_ENV"] != "production":

@@ -36,7 +36,8 @@ number (X upper-case) and name that were checked, `identify_time` from the sandb
 (`SANDBOX_NOW`, see tax_delivery.SandboxClock) unless the request gives one (for an API whose clock
 stands elsewhere, or a stale check), `identify_ret` 0 on pass and 90100 on fail, and errcode 84001 for
 a verify_result it never handed out. Reading a verify_result again gives the same
-answer (WeChat does not spend it; the backend must).
+answer (WeChat does not spend it; the backend must). It answers any origin (CORS), so that the
+screens' browser platform (static/app/platform.js), which stands in for the WeChat client, can call it.
 
 Also sandbox only: `GET /sandbox/calls` counts the calls of each API (`{"stable_token": n, "getinfo": n,
 "jscode2session": n}`), `POST /sandbox/control/revoke-tokens` makes every access token handed out so
@@ -281,6 +282,26 @@ def face_getinfo():
             "name_utf8_md5": check.name_utf8_md5,
         }
     )
+
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "600",
+}
+
+
+@bp.route("/sandbox/face-verify", methods=["OPTIONS"])
+def face_verify_preflight():
+    return "", 204, CORS
+
+
+@bp.after_request
+def _allow_face_verify_from_any_origin(response):
+    if request.endpoint == "sandbox_wechat.face_verify":
+        response.headers.update(CORS)
+    return response
 
 
 @bp.post("/sandbox/face-verify")

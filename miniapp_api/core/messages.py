@@ -70,6 +70,21 @@ MESSAGES: dict[str, str] = {
     "upstream_unavailable": "相关服务暂时连接不上，请稍后再试。",
     "database_unavailable": "系统暂时不能使用，请稍后再试。",
     "not_ready": "系统正在准备中，暂时不能使用，请稍后再试。",
+    # Reasons (`normal.reason` of contribution-options, `reason` of not_allowed, `eligibility.reasons`),
+    # shown by the screens as they are.
+    "paid_by_government": "您属于政府代缴的困难群体，今年的补充养老保险由政府代缴，您不用自己缴费。",
+    "not_current_year": "往年的缴费只能按补缴办理，请选择补缴。",
+    "current_year": "今年的费用请按正常缴费办理，不用补缴。",
+    "future_year": "还没到这一年，现在不能缴这一年的费用。",
+    "year_before_scheme": "这一年补充养老保险还没有开始，不能缴费。",
+    "over_benefit_age": "这一年年初已满65岁，不能再按年缴费。可以看看能否补缴或一次性缴费。",
+    "year_already_paid": "这一年已经缴过费了，不用补缴。",
+    "lump_sum_not_eligible": "按照规定，您不能办理一次性缴费。有疑问请到当地社保经办机构咨询。",
+    "invalid_years": "一次性缴费至少要缴一年，请重新选择年数。",
+    "not_hardship": "您不属于政府代缴的困难群体，请自己缴费或请家人代缴。",
+    "under_age": "还没到领取待遇的年龄（65岁），请继续按年缴费。",
+    "not_receiving_basic_pension": "还没有领取城乡居民基本养老保险待遇，领取后才能领取补充养老保险待遇。",
+    "insufficient_years": "累计缴费年限还不够，请继续缴费或补缴。",
 }
 
 

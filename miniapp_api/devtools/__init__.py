@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from miniapp_api.devtools import app_sandbox
 from miniapp_api.devtools.demo import demo_command
 from miniapp_api.devtools.sandbox import sandbox_command
 
@@ -11,3 +12,4 @@ from miniapp_api.devtools.sandbox import sandbox_command
 def register(app: Flask) -> None:
     app.cli.add_command(sandbox_command)
     app.cli.add_command(demo_command)
+    app_sandbox.init_app(app)

@@ -422,7 +422,10 @@ def banner(
     later_line = (
         f"\n  API, later        {later}   clock {later_now.isoformat()} (certificates available)" if later else ""
     )
+    later_app = f"\n  the same, later   {later}/app/   (certificates can be issued there)" if later else ""
     return f"""
+Open the app (the mini-program's screens) in a phone-sized browser window: {api}/app/{later_app}
+
 Shanxi supplementary pension: demo
   API               {api}   clock {now.isoformat()} (standing still)
   sandbox           {sandbox}   WeChat, identity check, agency registry, tax bureau{later_line}

@@ -399,6 +399,8 @@ def test_demo_command_prints_a_walkthrough_that_works(tmp_path):
         )
         assert demo.process.poll() is None, demo.log_tail()
         lines = output.splitlines()
+        printed_first = next(line for line in lines if line.strip() and not line.startswith("migrating"))
+        assert printed_first.endswith(f"http://127.0.0.1:{ports[0]}/app/"), printed_first  # the app's URL first
         first = next(i for i, line in enumerate(lines) if line.startswith("# 0."))
         last = next(i for i, line in enumerate(lines) if line.startswith("Running; Ctrl-C"))
         script = "\n".join(lines[first:last])
