@@ -22,10 +22,10 @@ BORN_1962 = {"birth_date": D("1962-03-01"), "receiving_basic_pension": True}  # 
 
 @pytest.mark.parametrize(
     "balance, year, interest",
-    [(1_000_000, 2027, 15_000), (333_333, 2027, 4_999), (66, 2027, 0), (0, 2027, 0)],
-    ids=["round-sum", "rounded-down-4999.99", "under-a-fen", "empty"],
+    [(1_000_000, 2027, 15_000), (333_333, 2027, 5_000), (66, 2027, 1), (100, 2027, 2), (33, 2027, 0), (0, 2027, 0)],
+    ids=["round-sum", "4999.995-up", "0.99-up", "half-a-fen-up", "0.495-down", "empty"],
 )
-def test_yearly_interest_rounds_down_to_the_fen(shanxi, balance, year, interest):
+def test_yearly_interest_rounds_to_the_nearest_fen_half_up(shanxi, balance, year, interest):
     assert yearly_interest(shanxi, year, balance) == interest
 
 
@@ -190,7 +190,7 @@ def test_low_income_rule(shanxi):
 def test_estimate_projects_tier_subsidy_and_interest(shanxi):
     # 56 in 2027: pays 200 + 70 yuan for 2027–2035; interest each 31 Dec 2027–2034; starts June 2035.
     estimate = estimate_benefit(shanxi, resident(), history(normal_paid=range(2021, 2027)), 0, NOW, 20000)
-    assert (estimate.starts_on, estimate.balance_at_start_fen) == (D("2035-06-01"), 258_098)
+    assert (estimate.starts_on, estimate.balance_at_start_fen) == (D("2035-06-01"), 258_102)
     assert (estimate.benefit.account_pension_fen, estimate.benefit.monthly_fen) == (2_150, 4_150)
     assert estimate.assumptions[:3] == (
         "当前账户余额0元",
@@ -204,26 +204,26 @@ def test_estimate_first_steps_by_hand(shanxi):
     # those three; interest on 31 Dec 2027 and 2028; benefits from February 2029.
     facts = resident(birth_date=D("1964-01-15"))
     estimate = estimate_benefit(shanxi, facts, history(normal_paid=range(2021, 2027)), 100_000, NOW, 100000)
-    after_2027 = (100_000 + 120_000) * 10150 // 10000  # 223_300
-    after_2028 = (after_2027 + 120_000) * 10150 // 10000  # 348_449 (348_449.5 rounded down)
-    assert (after_2027, after_2028) == (223_300, 348_449)
+    after_2027 = ((100_000 + 120_000) * 10150 + 5000) // 10000  # 223_300
+    after_2028 = ((after_2027 + 120_000) * 10150 + 5000) // 10000  # 348_450 (348_449.5 rounded half up)
+    assert (after_2027, after_2028) == (223_300, 348_450)
     assert (estimate.starts_on, estimate.balance_at_start_fen) == (D("2029-02-01"), after_2028 + 120_000)
-    assert estimate.benefit.account_pension_fen == 468_449 // 120 == 3_903
+    assert estimate.benefit.account_pension_fen == 468_450 // 120 == 3_903
 
 
 @pytest.mark.parametrize(
     "now, past, balance, tier, first_line",
     [
-        ("2027-08-01T00:00:00+08:00", {}, 227_683, 20000, "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元"),
+        ("2027-08-01T00:00:00+08:00", {}, 227_687, 20000, "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元"),
         (
             "2027-03-02T10:00:00+08:00",
             {"normal_paid": (2027,)},
-            227_683,
+            227_687,
             20000,
             "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元",
         ),
-        ("2027-03-02T10:00:00+08:00", {}, 258_098, None, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
-        ("2027-03-02T10:00:00+08:00", {}, 258_098, 30000, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
+        ("2027-03-02T10:00:00+08:00", {}, 258_102, None, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
+        ("2027-03-02T10:00:00+08:00", {}, 258_102, 30000, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
     ],
     ids=["window-over-this-year", "this-year-paid", "no-tier-means-lowest", "unknown-tier-falls-back"],
 )
