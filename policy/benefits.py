@@ -31,15 +31,22 @@ class Benefit:
     account_pension_fen: int  # balance at the start of benefits ÷ 120, rounded down; fixed for life
     base_exit_subsidy_fen: int
     age_supplement_fen: int  # +10 yuan from the month after the 80th birthday
-    low_income_supplement_fen: int  # +200 yuan, part of the exit subsidy (出口补)
+    low_income_supplement_fen: int  # +200 yuan
+    collective_exit_subsidy_fen: int = 0  # the region's 集体补助出口补, where it sets one
 
     @property
     def exit_subsidy_fen(self) -> int:
-        return self.base_exit_subsidy_fen + self.age_supplement_fen + self.low_income_supplement_fen
+        """出口补: 20 yuan, +10 from the month after the 80th birthday."""
+        return self.base_exit_subsidy_fen + self.age_supplement_fen
+
+    @property
+    def supplements_fen(self) -> int:
+        """The low-income supplement and the collective exit subsidy."""
+        return self.low_income_supplement_fen + self.collective_exit_subsidy_fen
 
     @property
     def monthly_fen(self) -> int:
-        return self.account_pension_fen + self.exit_subsidy_fen
+        return self.account_pension_fen + self.exit_subsidy_fen + self.supplements_fen
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,41 @@ def monthly_benefit(standard: Standard, facts: ResidentFacts, balance_at_start_f
         s.amount_fen for s in standard.age_supplements if first >= month_after_birthday(facts.birth_date, s.from_age)
     )
     low_income = standard.low_income_supplement_fen if low_income_supplement_applies(standard, facts) else 0
-    return Benefit(balance_at_start_fen // standard.annuity_divisor, standard.exit_subsidy_fen, age_extra, low_income)
+    collective = standard.collective_exit_subsidy_fen(facts.region_code, first.year)
+    return Benefit(
+        pension_of(standard, balance_at_start_fen), standard.exit_subsidy_fen, age_extra, low_income, collective
+    )
+
+
+def pension_of(standard: Standard, amount_fen: int) -> int:
+    """The account pension an amount buys: ÷ 120, rounded down (the start balance, or a contribution
+    credited after the start, which raises the pension by this from the next month)."""
+    return amount_fen // standard.annuity_divisor
+
+
+@dataclass(frozen=True)
+class Credited:
+    """A paid contribution as the start month needs it: when it was credited, what it counts for."""
+
+    credited_on: dt.date  # local date
+    covered_year: int | None  # a normal, back- or proxy payment's year; None for the lump sum
+    lump_sum_years: int = 0
+
+
+def first_benefit_month(standard: Standard, facts: ResidentFacts, paid: list[Credited]) -> dt.date | None:
+    """R11: the first month due — the month after the 65th birthday (not before the scheme start), or
+    the month after the contribution that completed the required years; None while they are not."""
+    start, required = benefit_start(standard, facts.birth_date), required_years(standard, facts.birth_date)
+    if required == 0:
+        return start
+    covered: set[int] = set()
+    lump = 0
+    for credit in sorted(paid, key=lambda c: c.credited_on):
+        covered |= {credit.covered_year} if credit.covered_year is not None else set()
+        lump += credit.lump_sum_years
+        if len(covered) + lump >= required:
+            return max(start, first_of_next_month(credit.credited_on))
+    return None
 
 
 def estimate_benefit(

@@ -9,7 +9,6 @@ from flask.cli import with_appcontext
 
 from miniapp_api.benefits import interest, monthly
 from miniapp_api.core.batches import batch_command
-from miniapp_api.core.metrics import batch_job
 
 
 @click.group("interest")
@@ -46,11 +45,11 @@ def parse_month(ctx: click.Context, param: click.Parameter, text: str) -> dt.dat
 @benefits_cli.command("run")
 @click.option("--month", required=True, callback=parse_month, help="YYYY-MM")
 @with_appcontext
-@batch_job("benefits_run")
-def run_command(month: dt.date) -> None:
-    """Start, pay and close accounts for the month, once; refused for a month not yet begun."""
+@batch_command("benefits_run")
+def run_command(month: dt.date, dry_run: bool, batch_size: int) -> None:
+    """Start, pay (with the arrears of missed months) and close accounts for the month, for everyone the
+    registry knows, once; refused for a month not yet begun."""
     try:
-        summary = monthly.run_month(month)
+        monthly.run_month(month, dry_run=dry_run, batch_size=batch_size)
     except monthly.NotYet as error:
         raise click.ClickException(str(error)) from None
-    click.echo(summary.line())

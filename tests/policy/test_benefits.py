@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from policy.benefits import (
+    Credited,
     account_status,
     benefit_start,
     eligibility,
     estimate_benefit,
+    first_benefit_month,
     low_income_supplement_applies,
     monthly_benefit,
+    pension_of,
 )
 from policy.interest import yearly_interest
 
@@ -120,7 +123,7 @@ OLD_80 = {"birth_date": D("1947-05-20"), "receiving_basic_pension": True}
 
 
 @pytest.mark.parametrize(
-    "facts, balance, month, pension, exit_subsidy, monthly",
+    "facts, balance, month, pension, exit_subsidy, monthly",  # exit_subsidy here: with the supplements
     [
         (BORN_1962, 1_000_000, "2027-04-01", 8_333, 2_000, 10_333),
         (BORN_1962, 119, "2027-04-01", 0, 2_000, 2_000),
@@ -178,8 +181,59 @@ OLD_80 = {"birth_date": D("1947-05-20"), "receiving_basic_pension": True}
 )
 def test_monthly_benefit(shanxi, facts, balance, month, pension, exit_subsidy, monthly):
     benefit = monthly_benefit(shanxi, resident(**facts), balance, D(month))
-    got = (benefit.account_pension_fen, benefit.exit_subsidy_fen, benefit.monthly_fen)
+    got = (benefit.account_pension_fen, benefit.exit_subsidy_fen + benefit.supplements_fen, benefit.monthly_fen)
     assert got == (pension, exit_subsidy, monthly)
+    assert benefit.exit_subsidy_fen in (2_000, 3_000)  # 20 yuan, +10 from 80; the 200 is a supplement
+
+
+def test_a_regions_collective_exit_subsidy_is_a_supplement(tmp_path):
+    from policy.data import load_standards
+
+    extra = tmp_path / "exit.json"
+    extra.write_text(
+        '{"name": "shanxi-2021", "base": "shanxi-2021", "collective_exit_subsidies_fen": {"140121": {"2027": 1500}}}'
+    )
+    standard = load_standards(extra).named("shanxi-2021")
+    there = monthly_benefit(standard, resident(**{**BORN_1962, "region_code": "140121"}), 0, D("2027-04-01"))
+    elsewhere = monthly_benefit(standard, resident(**BORN_1962), 0, D("2027-04-01"))
+    next_year = monthly_benefit(standard, resident(**{**BORN_1962, "region_code": "140121"}), 0, D("2028-01-01"))
+    assert (there.supplements_fen, there.monthly_fen) == (1_500, 3_500)
+    assert (elsewhere.supplements_fen, next_year.supplements_fen) == (0, 0)
+
+
+def test_a_bad_collective_exit_subsidy_is_refused(tmp_path):
+    from policy.data import PolicyDataError, load_standards
+
+    extra = tmp_path / "exit.json"
+    extra.write_text('{"name": "shanxi-2021", "base": "shanxi-2021", "collective_exit_subsidies_fen": {"14": {}}}')
+    with pytest.raises(PolicyDataError, match="collective_exit_subsidies_fen.14"):
+        load_standards(extra)
+
+
+@pytest.mark.parametrize(
+    "birth, paid, first",
+    [
+        ("1950-03-10", [], "2021-01-01"),  # already 65 at the scheme start: nothing required
+        ("1962-01-15", [(f"{y}-03-02", y, 0) for y in range(2021, 2027)] + [("2027-01-05", 2027, 0)], "2027-02-01"),
+        ("1962-01-15", [(f"{y}-03-02", y, 0) for y in range(2021, 2027)], None),  # six of seven years
+        # The seventh year back-paid after the 65th birthday: from the month after it was paid.
+        ("1962-01-15", [(f"{y}-03-02", y, 0) for y in range(2021, 2027)] + [("2027-05-20", 2027, 0)], "2027-06-01"),
+        # Paying one year twice counts once.
+        ("1962-01-15", [(f"{y}-03-02", y, 0) for y in range(2021, 2027)] + [("2027-01-05", 2026, 0)], None),
+        # 60 at the scheme start (5 years): four years and a lump sum are not the same year twice.
+        ("1960-03-10", [("2021-03-02", 2021, 0), ("2021-04-02", None, 4)], "2025-04-01"),
+    ],
+    ids=["old", "seven-in-time", "six-of-seven", "late-back-payment", "same-year-twice", "lump-sum"],
+)
+def test_the_first_benefit_month(shanxi, birth, paid, first):
+    credited = [Credited(D(on), year, lump) for on, year, lump in paid]
+    got = first_benefit_month(shanxi, resident(birth_date=D(birth), receiving_basic_pension=True), credited)
+    assert got == (D(first) if first else None)
+
+
+@pytest.mark.parametrize("amount, pension", [(840_000, 7_000), (7_500_000, 62_500), (119, 0), (239, 1)])
+def test_an_amount_buys_a_120th_rounded_down(shanxi, amount, pension):
+    assert pension_of(shanxi, amount) == pension
 
 
 def test_low_income_rule(shanxi):
