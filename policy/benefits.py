@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from policy.facts import ContributionHistory, ResidentFacts
 from policy.interest import percent_text, yearly_interest
+from policy.rules import remaining_back_years
 from policy.standard import Standard
 from policy.window import local_date, window_state
 from policy.years import first_of_next_month, month_after_birthday, payable_year, required_years
@@ -169,7 +170,58 @@ def estimate_benefit(
     years = _years_to_pay(standard, facts, history, now, start)
     balance = _project(standard, balance_fen, years, tier, today, start)
     assumptions = _assumptions(standard, facts, balance_fen, years, tier, start)
-    return Estimate(monthly_benefit(standard, facts, balance, start), start, balance, assumptions)
+    shortfall = _shortfall(standard, facts, history, years, today)
+    if shortfall is None:
+        return Estimate(monthly_benefit(standard, facts, balance, start), start, balance, assumptions)
+    text, reachable = shortfall
+    benefit = monthly_benefit(standard, facts, balance, start) if reachable else Benefit(0, 0, 0, 0)
+    return Estimate(benefit, start, balance, (*assumptions, text))
+
+
+def in_payment(
+    standard: Standard, facts: ResidentFacts, pension_fen: int, started_on: dt.date, today: dt.date
+) -> Estimate:
+    """The benefit actually paid this month: the account pension fixed at the start (with the raises of
+    contributions credited since), the exit subsidy and the supplements of this month (R11)."""
+    parts = monthly_benefit(standard, facts, 0, today)
+    benefit = Benefit(
+        pension_fen,
+        parts.base_exit_subsidy_fen,
+        parts.age_supplement_fen,
+        parts.low_income_supplement_fen,
+        parts.collective_exit_subsidy_fen,
+    )
+    assumptions = (
+        f"{started_on.year}年{started_on.month}月起按月领取，个人账户养老金{_yuan(pension_fen)}元"
+        f"（领取时账户余额 ÷ {standard.annuity_divisor}，此后补缴的款项另加其 ÷ {standard.annuity_divisor}），终身不变",
+        "账户余额用完后，个人账户养老金由基金继续按月支付",
+    )
+    return Estimate(benefit, started_on, 0, assumptions)
+
+
+def _shortfall(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, years: tuple[int, ...], today: dt.date
+) -> tuple[str, bool] | None:
+    """None when paying every remaining year reaches the required years; else what the resident is told,
+    and whether back-payments can still close the gap (R6)."""
+    required, reached = required_years(standard, facts.birth_date), history.cumulative_years + len(years)
+    if reached >= required:
+        return None
+    missing = required - reached
+    # Past years still open to a back-payment (their basic-pension prerequisite is checked when paying).
+    open_years = [
+        y
+        for y in range(standard.scheme_start.year, today.year)
+        if payable_year(standard, facts.birth_date, y) and y not in history.covered_years
+    ]
+    back = min(len(open_years), remaining_back_years(standard, history))
+    if back >= missing:
+        return f"按此缴费到65岁累计{reached}年，不足所需{required}年：须再补缴{missing}个年度才能按月领取", True
+    return (
+        f"按此缴费到65岁最多累计{reached + back}年（含可补缴的{back}个年度），"
+        f"达不到所需{required}年，届时不能按月领取待遇",
+        False,
+    )
 
 
 def _tier_at_most(standard: Standard, amount_fen: int | None) -> int:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -299,26 +299,40 @@ def _record_start(run: Run, person: Person, first: dt.date, balance_fen: int) ->
 
 
 def load_raises(run: Run, started: list[Person]) -> None:
-    """Contributions credited after the start, per order: each raises the pension from the next month."""
-    if not started:
-        return
+    """Each started resident's raises (see `raises_of`)."""
+    if started:
+        raises = raises_of([p.id for p in started], run.standard)
+        for person in started:
+            person.raises = raises.get(person.id, [])
+
+
+def raises_of(ids: list[int], standard_for: Callable[[dt.date], Standard]) -> dict[int, list[tuple[dt.date, int]]]:
+    """Contributions credited after the start, per order: each raises the pension by its ÷ 120 from
+    the month after it was credited (R11); interest does not. (first month, fen a month) per resident."""
     rows = db.session.execute(
         select(
             LedgerEntry.resident_id, func.min(LedgerEntry.booked_at), cast(func.sum(LedgerEntry.amount_fen), BigInteger)
         )
         .join(Resident, Resident.id == LedgerEntry.resident_id)
         .where(
-            LedgerEntry.resident_id.in_([p.id for p in started]),
+            LedgerEntry.resident_id.in_(ids),
             LedgerEntry.order_id.is_not(None),
             LedgerEntry.kind.in_(EntryKind.contributions()),
             LedgerEntry.booked_at >= Resident.benefit_started_at,
         )
         .group_by(LedgerEntry.resident_id, LedgerEntry.order_id)
     ).all()
-    by_id = {p.id: p for p in started}
+    raises: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
     for resident_id, credited_at, amount in rows:
         first = first_of_next_month(credited_at.astimezone(SHANGHAI).date())
-        by_id[resident_id].raises.append((first, benefits.pension_of(run.standard(first), int(amount))))
+        raises[resident_id].append((first, benefits.pension_of(standard_for(first), int(amount))))
+    return raises
+
+
+def pension_in_payment(resident: Resident, month: dt.date) -> int:
+    """The account pension paid for `month` to a started resident: fixed at the start, plus raises."""
+    raises = raises_of([resident.id], rulebook.book().standard_for).get(resident.id, [])
+    return (resident.benefit_account_pension_fen or 0) + sum(fen for first, fen in raises if first <= month)
 
 
 def pay(run: Run, started: list[Person]) -> Counter[str]:

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from miniapp_api.benefits.monthly import month_start
-from models import BenefitPayment, LedgerEntry, Resident, ReviewItem, db
+from models import BenefitPayment, LedgerEntry, Resident, ReviewItem, WeChatUser, db
 from tests.support import factories
 
 UTC = dt.timezone.utc
@@ -398,3 +398,35 @@ def test_a_dry_run_prints_the_same_summary_and_writes_nothing(make_app):
 def test_a_future_malformed_or_pre_scheme_month_is_refused(make_app, month, message):
     result = make_app().test_cli_runner().invoke(args=["benefits", "run", "--month", month])
     assert result.exit_code != 0 and message in result.output
+
+
+# The account view (R11): what is paid, not balance ÷ 120 of today
+
+
+def test_the_account_shows_the_pension_in_payment_with_its_raise(make_app):
+    app = make_app(APP_NOW="2027-02-02T09:00:00+08:00")
+    [rid] = _make(app, _seven_years)
+    _run(app, "2027-02")
+    with app.app_context():
+        owner = db.session.get(Resident, rid)
+        factories.paid_order(  # credited after the start: +1,000 a month from March
+            owner, year=2026, kind="back_payment", tier_fen=120000, subsidy_fen=0,
+            paid_at=_beijing("2027-02-10T10:00:00"),
+        )  # fmt: skip
+        user_id, public_id = factories.user(owner).id, owner.public_id
+        db.session.commit()
+
+    def benefit() -> dict:
+        with app.app_context():  # signed in at the clock's time
+            headers = factories.auth_header(db.session.get(WeChatUser, user_id))
+        body = app.test_client().get(f"/api/v1/residents/{public_id}/account", headers=headers).get_json()
+        assert body["status"] == "receiving"
+        return body["benefit"]
+
+    february = benefit()
+    assert (february["account_pension_fen"], february["monthly_fen"]) == (PENSION, PENSION + 2000)
+    assert "终身不变" in february["assumptions"][0]
+    app.extensions["clock"].freeze(_beijing("2027-03-02T09:00:00"))
+    assert benefit()["account_pension_fen"] == PENSION + 1000  # not (balance now) ÷ 120 = 7,941
+    _run(app, "2027-03")
+    assert _payments(app)[-1][:2] == ("2027-03", PENSION + 1000)

@@ -11,6 +11,7 @@ from policy.benefits import (
     eligibility,
     estimate_benefit,
     first_benefit_month,
+    in_payment,
     low_income_supplement_applies,
     monthly_benefit,
     pension_of,
@@ -298,3 +299,35 @@ def test_estimate_with_no_year_left_to_pay(shanxi):
     estimate = estimate_benefit(shanxi, facts, history(normal_paid=(2027,)), 100_000, NOW, 100000)
     assert estimate.assumptions[1] == "此后不再缴费"
     assert estimate.starts_on == D("2027-05-01") and estimate.balance_at_start_fen == 100_000
+
+
+@pytest.mark.parametrize(
+    "now, past, says, monthly",
+    [
+        # Born 1962-09-01: 7 years required (2021–2027), 65 in September 2027.
+        ("2027-03-02T10:00:00+08:00", {"normal_paid": tuple(range(2021, 2027))}, None, 2_000),
+        ("2027-03-02T10:00:00+08:00", {}, "须再补缴6个年度才能按月领取", 2_000),
+        # The 2027 window is over: at most the six past years, never the seven required.
+        ("2027-08-01T10:00:00+08:00", {}, "最多累计6年（含可补缴的6个年度），达不到所需7年", 0),
+    ],
+    ids=["reached-by-paying", "reached-only-by-back-payments", "cannot-be-reached"],
+)
+def test_the_estimate_says_when_the_required_years_are_not_reached(shanxi, now, past, says, monthly):
+    facts = resident(birth_date=D("1962-09-01"), receiving_basic_pension=True)
+    estimate = estimate_benefit(shanxi, facts, history(**past), 0, at(now), 100000)
+    told = next((line for line in estimate.assumptions if "所需" in line), None)
+    assert told is None if says is None else says in told
+    # Reachable: the projected pension plus the exit subsidy; not reachable: nothing is promised.
+    assert estimate.benefit.monthly_fen - estimate.benefit.account_pension_fen == monthly
+    assert (estimate.benefit.account_pension_fen > 0) == (monthly > 0)
+
+
+def test_the_benefit_in_payment_is_the_fixed_pension_with_this_months_parts(shanxi):
+    facts = resident(birth_date=D("1947-05-10"), categories={"low_income"}, supporter_capable=False)
+    paid = in_payment(shanxi, facts, 7_000, D("2021-01-01"), D("2027-06-15"))
+    assert (paid.benefit.account_pension_fen, paid.benefit.exit_subsidy_fen, paid.benefit.monthly_fen) == (
+        7_000,
+        3_000,
+        7_000 + 3_000 + 20_000,
+    )
+    assert paid.starts_on == D("2021-01-01") and "终身不变" in paid.assumptions[0]
