@@ -47,7 +47,11 @@ def _closed(year: int):
     closing = aliased(LedgerEntry)
     inherited = (
         select(closing.id)
-        .where(closing.resident_id == LedgerEntry.resident_id, closing.kind == EntryKind.INHERITANCE_PAYOUT)
+        .where(
+            closing.resident_id == LedgerEntry.resident_id,
+            closing.kind == EntryKind.INHERITANCE_PAYOUT,
+            closing.order_id.is_(None),  # the closing entry: its partial unique index answers this
+        )
         .exists()
     )
     died = and_(Resident.deceased_on.is_not(None), Resident.deceased_on <= dt.date(year, 12, 31))

@@ -43,6 +43,7 @@ from models import (
     Resident,
     ReviewItem,
     db,
+    insert_rows_skipping_conflicts,
     insert_skipping_conflicts,
 )
 from policy import benefits
@@ -130,16 +131,27 @@ class Run:
 
 
 def population(month: dt.date):
-    """Who a run looks at: possibly due a start (receiving basic pension, 65 before the month), in
-    payment, or dead before the month with the account still open."""
+    """Who a run looks at (`looked_at`)."""
+    return select(Resident.id).where(looked_at(month))
+
+
+def looked_at(month: dt.date):
+    """Possibly due a start (receiving basic pension, 65 before the month), in payment, or dead with the
+    account still open."""
+    return or_(
+        due_a_start(month),
+        and_(Resident.benefit_started_on.is_not(None), Resident.deceased_on.is_(None)),
+        and_(Resident.deceased_on.is_not(None), ~closed()),
+    )
+
+
+def due_a_start(month: dt.date):
     standard = rulebook.book().standard_for(month)
     born_before = dt.date(month.year - standard.benefit_age, month.month, 1)
-    return select(Resident.id).where(
-        or_(
-            and_(Resident.receiving_basic_pension.is_(True), Resident.birth_date < born_before),
-            and_(Resident.benefit_started_on.is_not(None), Resident.deceased_on.is_(None)),
-            and_(Resident.deceased_on.is_not(None), ~closed()),
-        )
+    return and_(
+        Resident.benefit_started_on.is_(None),
+        Resident.receiving_basic_pension.is_(True),
+        Resident.birth_date < born_before,
     )
 
 
@@ -173,7 +185,7 @@ def run_month(
 
 def pay_batch(run: Run, ids: list[int]) -> Counter[str]:
     """Start, pay and close the batch's residents (in the caller's transaction); the batch's counts."""
-    people = load(ids)
+    people = load(run.month, ids)
     counts: Counter[str] = Counter()
     counts["started"] = start(run, [p for p in people if p.started_on is None])
     load_raises(run, [p for p in people if p.started_on is not None])
@@ -182,7 +194,7 @@ def pay_batch(run: Run, ids: list[int]) -> Counter[str]:
     return counts
 
 
-def load(ids: list[int]) -> list[Person]:
+def load(month: dt.date, ids: list[int]) -> list[Person]:
     """The batch's residents (plain rows) with their balance and last paid month, in two queries."""
     last_paid = (
         select(func.max(BenefitPayment.month)).where(BenefitPayment.resident_id == Resident.id).scalar_subquery()
@@ -190,10 +202,11 @@ def load(ids: list[int]) -> list[Person]:
     columns = [getattr(Resident, name) for name in SNAPSHOT]
     rows = db.session.execute(
         select(*columns, last_paid.label("last_paid"), closed().label("closed"))
-        .where(Resident.id.in_(ids))
+        .where(Resident.id.between(ids[0], ids[-1]), looked_at(month))
         .order_by(Resident.id)
     ).all()
-    balances = balances_of(ids)
+    in_batch = select(Resident.id).where(Resident.id.between(ids[0], ids[-1]), looked_at(month))
+    balances = balances_of(ids[0], ids[-1], in_batch)
     return [
         Person(
             r.id,
@@ -208,11 +221,12 @@ def load(ids: list[int]) -> list[Person]:
     ]
 
 
-def balances_of(ids: list[int]) -> dict[int, int]:
-    """The residents' current balances, in one grouped query (payouts are negative entries)."""
+def balances_of(first_id: int, last_id: int, residents) -> dict[int, int]:
+    """Current balances of `residents` (a select of ids) between the two ids, in one grouped query
+    (payouts are negative entries). A range and a subquery, not a list of ids: a few parameters."""
     rows = db.session.execute(
         select(LedgerEntry.resident_id, cast(func.sum(LedgerEntry.amount_fen), BigInteger))
-        .where(LedgerEntry.resident_id.in_(ids))
+        .where(LedgerEntry.resident_id.between(first_id, last_id), LedgerEntry.resident_id.in_(residents))
         .group_by(LedgerEntry.resident_id)
     )
     return {resident_id: int(balance or 0) for resident_id, balance in rows}
@@ -228,7 +242,7 @@ def _dead_before(person: Person, month: dt.date) -> bool:
 
 def start(run: Run, candidates: list[Person]) -> int:
     """Record the first month due and the pension fixed on the balance then, for those due by now."""
-    paid = _paid_contributions([p.id for p in candidates])
+    paid = _paid_contributions(run.month, candidates)
     due = {}
     for person in candidates:
         first = _first_month(run, person, paid.get(person.id, []))
@@ -253,10 +267,16 @@ def _first_month(run: Run, person: Person, paid: list[benefits.Credited]) -> dt.
     return first
 
 
-def _paid_contributions(ids: list[int]) -> dict[int, list[benefits.Credited]]:
+def _paid_contributions(month: dt.date, candidates: list[Person]) -> dict[int, list[benefits.Credited]]:
+    if not candidates:
+        return {}
     rows = db.session.execute(
-        select(Order.resident_id, Order.kind, Order.year, Order.years, Order.paid_at).where(
-            Order.resident_id.in_(ids), Order.status == OrderStatus.PAID
+        select(Order.resident_id, Order.kind, Order.year, Order.years, Order.paid_at)
+        .join(Resident, Resident.id == Order.resident_id)
+        .where(
+            Order.resident_id.between(candidates[0].id, candidates[-1].id),
+            due_a_start(month),
+            Order.status == OrderStatus.PAID,
         )
     ).all()
     paid: dict[int, list[benefits.Credited]] = defaultdict(list)
@@ -315,7 +335,7 @@ def raises_of(ids: list[int], standard_for: Callable[[dt.date], Standard]) -> di
         )
         .join(Resident, Resident.id == LedgerEntry.resident_id)
         .where(
-            LedgerEntry.resident_id.in_(ids),
+            LedgerEntry.resident_id.between(ids[0], ids[-1]),
             LedgerEntry.order_id.is_not(None),
             LedgerEntry.kind.in_(EntryKind.contributions()),
             LedgerEntry.booked_at >= Resident.benefit_started_at,
@@ -340,14 +360,13 @@ def pay(run: Run, started: list[Person]) -> Counter[str]:
     rows = [row for person in started for row in _payments(run, person)]
     if not rows:
         return Counter()
-    statement = insert_skipping_conflicts(BenefitPayment, ["resident_id", "month"]).returning(
-        BenefitPayment.resident_id, BenefitPayment.month
-    )
-    inserted = {tuple(row) for row in db.session.execute(statement, rows)}
+    returning = (BenefitPayment.resident_id, BenefitPayment.month)
+    inserted = {
+        tuple(row) for row in insert_rows_skipping_conflicts(BenefitPayment, rows, ["resident_id", "month"], returning)
+    }
     booked = [row for row in rows if (row["resident_id"], row["month"]) in inserted]
     payouts = [_payout(run, row) for row in booked if row["account_pension_fen"]]
-    if payouts:
-        db.session.execute(db.insert(LedgerEntry), payouts)
+    insert_rows_skipping_conflicts(LedgerEntry, payouts, None)
     return _paid_counts(booked)
 
 
@@ -416,7 +435,7 @@ def _lock_and_reread_balances(dead: list[Person]) -> None:
     their balances again: money credited before the lock is in the inheritance, after it is passed on."""
     ids = [p.id for p in dead]
     db.session.execute(select(Resident.id).where(Resident.id.in_(ids)).with_for_update())
-    balances = balances_of(ids)
+    balances = balances_of(ids[0], ids[-1], ids)
     for person in dead:
         person.balance_fen = balances.get(person.id, 0)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
 import click
-from sqlalchemy import ColumnElement, Select
+from sqlalchemy import ColumnElement, Select, text
 
 from miniapp_api.core.metrics import batch_job
 from models import db
@@ -78,6 +78,7 @@ def each_batch(summary: Summary, batches: Iterable[T], work: Callable[[T], Mappi
     can stop between batches (a test does): nothing is held open then."""
     for batch in batches:
         try:
+            _without_jit()
             counts = work(batch)
         except BaseException:
             db.session.rollback()
@@ -88,6 +89,13 @@ def each_batch(summary: Summary, batches: Iterable[T], work: Callable[[T], Mappi
             db.session.commit()
         summary.add(counts)
         yield summary
+
+
+def _without_jit() -> None:
+    """PostgreSQL's JIT compiles a batch's statements for longer than they run (1.2 s of 1.6 s measured on
+    an interest batch): off for the batch's transaction."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL jit = off"))
 
 
 def run(
