@@ -45,12 +45,12 @@ SEED = [
         region_code, region_name, categories, supporter_capable, receiving_basic_pension, deceased_on,
         registry_synced_at)
     SELECT i, 'r_bench' || i, 'bench', 'bench' || i, '王建国', CASE WHEN i % 2 = 0 THEN 'M' ELSE 'F' END,
-        DATE '1940-01-01' + ((i * 7919) % 18262),
+        DATE '1940-01-01' + ((i::bigint * 7919) % 18262)::int,
         (ARRAY['140105','140106','140121','140213','140403','140802'])[1 + i % 6], '太原市',
         CASE WHEN i % 50 = 0 THEN '["low_income"]'::json WHEN i % 97 = 0 THEN '["dibao"]'::json
              ELSE '[]'::json END,
         i % 50 <> 0,
-        DATE '1940-01-01' + ((i * 7919) % 18262) < DATE '1967-01-01',
+        DATE '1940-01-01' + ((i::bigint * 7919) % 18262)::int < DATE '1967-01-01',
         CASE WHEN i % 400 = 0 THEN DATE '2027-02-10' END,
         TIMESTAMPTZ '2027-01-05 00:00+08'
     FROM generate_series(1, :n) AS i""",

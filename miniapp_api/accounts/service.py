@@ -21,7 +21,7 @@ SOURCES = {  # API `by_source` field → ledger entry kinds
     "collective_subsidy_fen": (EntryKind.COLLECTIVE_SUBSIDY,),
     "sponsor_fen": (EntryKind.SPONSORSHIP,),
     "interest_fen": (EntryKind.INTEREST,),
-    "paid_out_fen": (EntryKind.BENEFIT_PAYOUT, EntryKind.INHERITANCE_PAYOUT),
+    "paid_out_fen": (EntryKind.BENEFIT_PAYOUT, EntryKind.RECOVERY, EntryKind.INHERITANCE_PAYOUT),
 }
 PAGE_SIZE = 20
 

@@ -63,7 +63,10 @@ def year_statement(year: int, first_id: int, last_id: int):
     rate = rulebook.book().standard_for(dt.date(year, 12, 31)).interest_rate_bp(year)
     # PostgreSQL sums bigints as numeric: cast back, so the division truncates as in policy/interest.py.
     interest = (cast(func.sum(LedgerEntry.amount_fen), BigInteger) * rate + HALF_FEN) // BASIS_POINTS
-    counted_at = func.coalesce(Order.paid_at, LedgerEntry.booked_at)
+    # Counted by payment time: an entry booked after the year end counts when its order was paid before
+    # it (credited late). Money is never booked before it is paid, so only those few look at orders.
+    paid_before = select(Order.id).where(Order.id == LedgerEntry.order_id, Order.paid_at < year_end(year)).exists()
+    counted = or_(LedgerEntry.booked_at < year_end(year), and_(LedgerEntry.order_id.is_not(None), paid_before))
     # Booked in the last second of 31 December, so next year's balance includes it.
     booked_at = year_end(year) - dt.timedelta(seconds=1)
     rows = (
@@ -76,10 +79,10 @@ def year_statement(year: int, first_id: int, last_id: int):
             literal(booked_at, LedgerEntry.booked_at.type),
         )
         .join(Resident, Resident.id == LedgerEntry.resident_id)
-        .outerjoin(Order, Order.id == LedgerEntry.order_id)
         .where(
             LedgerEntry.resident_id.between(first_id, last_id),
-            counted_at < year_end(year),
+            Resident.id.between(first_id, last_id),  # said twice: the planner does not carry it over the join
+            counted,
             ~and_(LedgerEntry.kind == EntryKind.INTEREST, LedgerEntry.year >= year),
             ~_closed(year),
         )

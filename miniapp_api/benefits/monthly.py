@@ -275,6 +275,7 @@ def _paid_contributions(month: dt.date, candidates: list[Person]) -> dict[int, l
         .join(Resident, Resident.id == Order.resident_id)
         .where(
             Order.resident_id.between(candidates[0].id, candidates[-1].id),
+            Resident.id.between(candidates[0].id, candidates[-1].id),
             due_a_start(month),
             Order.status == OrderStatus.PAID,
         )
@@ -336,6 +337,7 @@ def raises_of(ids: list[int], standard_for: Callable[[dt.date], Standard]) -> di
         .join(Resident, Resident.id == LedgerEntry.resident_id)
         .where(
             LedgerEntry.resident_id.between(ids[0], ids[-1]),
+            Resident.id.between(ids[0], ids[-1]),
             LedgerEntry.order_id.is_not(None),
             LedgerEntry.kind.in_(EntryKind.contributions()),
             LedgerEntry.booked_at >= Resident.benefit_started_at,

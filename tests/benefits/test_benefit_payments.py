@@ -128,6 +128,9 @@ def test_a_never_app_pensioner_is_paid_with_arrears_dies_and_the_heirs_get_the_r
     listed = app.test_client().get(f"/api/v1/residents/{public_id}/benefits", headers=child_headers).get_json()
     assert listed["items"][0]["month"] == "2027-03" and len(listed["items"]) == 19
     assert sum(item["arrears"] for item in listed["items"]) == 18
+    account = app.test_client().get(f"/api/v1/residents/{public_id}/account", headers=child_headers).get_json()
+    assert account["status"] == "closed" and account["balance_fen"] == 0
+    assert account["by_source"]["paid_out_fen"] == 600000  # pensions, the recovery and the inheritance
     with app.app_context():
         entries = db.session.execute(
             sa.select(LedgerEntry.kind, sa.func.sum(LedgerEntry.amount_fen))
