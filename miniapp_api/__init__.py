@@ -12,6 +12,7 @@ from flask import Flask
 from miniapp_api import core
 from miniapp_api.accounts import routes as accounts_routes
 from miniapp_api.benefits import cli as benefits_cli
+from miniapp_api.benefits import routes as benefits_routes
 from miniapp_api.certificates import cli as certificates_cli
 from miniapp_api.certificates import routes as certificates_routes
 from miniapp_api.contributions import cli as contributions_cli
@@ -31,6 +32,7 @@ from miniapp_api.screens import routes as screens_routes
 BLUEPRINTS = (
     identity_routes.bp,
     accounts_routes.bp,
+    benefits_routes.bp,
     contributions_routes.bp,
     family_routes.bp,
     payments_routes.bp,

@@ -1,7 +1,7 @@
 """The database models; importing this package registers every table on `db.metadata`."""
 
-from .base import Base, UtcDateTime, db, insert_skipping_conflicts
-from .benefit import BenefitPayment
+from .base import Base, UtcDateTime, db, insert_rows_skipping_conflicts, insert_skipping_conflicts
+from .benefit import BenefitPayment, InterestYear
 from .certificate import Certificate
 from .enums import (
     YEARLY_KINDS,
@@ -24,10 +24,10 @@ from .resident import Resident
 from .user import BindingChange, UsedFaceResult, WeChatUser
 
 __all__ = [
-    "Base", "UtcDateTime", "db", "insert_skipping_conflicts",
+    "Base", "UtcDateTime", "db", "insert_rows_skipping_conflicts", "insert_skipping_conflicts",
     "YEARLY_KINDS", "BindingCause", "ContributionKind", "EntryKind", "Funder", "LinkSide", "LinkStatus",
     "OrderStatus", "Payer", "Relation",
     "BenefitPayment", "BindingChange", "CallbackDelivery", "Certificate", "FamilyLink", "IdempotencyRecord",
-    "LedgerEntry", "Order", "RejectedDelivery", "Resident", "ReviewItem", "SeenNonce", "UsedFaceResult",
+    "InterestYear", "LedgerEntry", "Order", "RejectedDelivery", "Resident", "ReviewItem", "SeenNonce", "UsedFaceResult",
     "WeChatUser",
 ]  # fmt: skip

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, TypeDecorator, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
@@ -52,8 +52,37 @@ class UtcDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
-def insert_skipping_conflicts(model, index_elements: list[str], index_where=None):
+def insert_skipping_conflicts(model, index_elements: list[str] | None, index_where=None):
     """`INSERT … ON CONFLICT (index) DO NOTHING` in the session database's dialect: inserting what a
     unique index already holds is a no-op instead of an error that would end the transaction."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model).on_conflict_do_nothing(index_elements=index_elements, index_where=index_where)
+
+
+def insert_rows_skipping_conflicts(
+    model, rows: list[dict], index_elements: list[str] | None, returning: tuple = (), index_where=None
+):
+    """Insert many rows, ON CONFLICT DO NOTHING, returning `returning` of the rows inserted. On PostgreSQL
+    the rows travel as one array per column (`INSERT … SELECT FROM unnest(…)`): a handful of parameters
+    whatever the row count, where a multi-row VALUES list costs the driver seconds to parse per batch."""
+    if not rows:
+        return []
+    statement = insert_skipping_conflicts(model, index_elements, index_where)
+    if db.session.get_bind().dialect.name != "postgresql":
+        return list(db.session.execute(statement.returning(*returning), rows)) if returning else _plain(statement, rows)
+    names = list(rows[0])
+    columns = [model.__table__.c[name] for name in names]
+    arrays = [
+        bindparam(name, [row[name] for row in rows], type_=postgresql.ARRAY(column.type))
+        for name, column in zip(names, columns, strict=True)
+    ]
+    source = select(func.unnest(*arrays).table_valued(*names).render_derived())
+    statement = statement.from_select(names, source)
+    if returning:
+        return list(db.session.execute(statement.returning(*returning)))
+    return _plain(statement)
+
+
+def _plain(statement, rows: list[dict] | None = None) -> list:
+    db.session.execute(statement, rows) if rows is not None else db.session.execute(statement)
+    return []

@@ -35,7 +35,13 @@ class EntryKind(enum.StrEnum):
     SPONSORSHIP = "sponsorship"
     INTEREST = "interest"
     BENEFIT_PAYOUT = "benefit_payout"
+    RECOVERY = "recovery"  # benefits paid after the death, taken back before the inheritance (R12)
     INHERITANCE_PAYOUT = "inheritance_payout"
+
+    @classmethod
+    def contributions(cls) -> tuple[EntryKind, ...]:
+        """Money paid in for the resident (what raises a pension in payment, R11); not interest."""
+        return (cls.PERSONAL, cls.GOVERNMENT_SUBSIDY, cls.COLLECTIVE_SUBSIDY, cls.SPONSORSHIP)
 
 
 class Funder(enum.StrEnum):

@@ -15,6 +15,8 @@ from .base import Model, UtcDateTime
 from .enums import EntryKind, sql_list
 from .order import Order
 
+CLOSING = "kind = 'inheritance_payout' AND order_id IS NULL"  # the inheritance that closes the account
+
 
 class LedgerEntry(Model):
     __tablename__ = "ledger_entries"
@@ -45,13 +47,22 @@ class LedgerEntry(Model):
             sqlite_where=text("kind = 'interest'"),
             postgresql_where=text("kind = 'interest'"),
         ),
-        # The remaining balance goes to the heirs once (R12); the account is closed after it.
+        # The remaining balance goes to the heirs once (R12); the account is closed after it. Money that
+        # reaches the closed account later is passed on with its order (unique by order and kind above).
         Index(
             "uq_ledger_entries_inheritance",
             "resident_id",
             unique=True,
-            sqlite_where=text("kind = 'inheritance_payout'"),
-            postgresql_where=text("kind = 'inheritance_payout'"),
+            sqlite_where=text(CLOSING),
+            postgresql_where=text(CLOSING),
+        ),
+        # Benefits paid after the death are taken back once, before the inheritance (R12).
+        Index(
+            "uq_ledger_entries_recovery",
+            "resident_id",
+            unique=True,
+            sqlite_where=text("kind = 'recovery'"),
+            postgresql_where=text("kind = 'recovery'"),
         ),
     )
 

@@ -36,6 +36,8 @@ class Resident(Model):
     # and the account pension fixed then (balance ÷ 120, rounded down), paid for life.
     benefit_started_on: Mapped[dt.date | None]
     benefit_account_pension_fen: Mapped[int | None] = mapped_column(BigInteger)
+    # Midnight (Beijing) of that first month: contributions credited from then on raise the pension.
+    benefit_started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     registry_synced_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (CheckConstraint("gender IN ('M', 'F')", name="gender"),)

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from policy.facts import ContributionHistory, ResidentFacts
 from policy.interest import percent_text, yearly_interest
+from policy.rules import remaining_back_years
 from policy.standard import Standard
 from policy.window import local_date, window_state
 from policy.years import first_of_next_month, month_after_birthday, payable_year, required_years
@@ -31,15 +32,22 @@ class Benefit:
     account_pension_fen: int  # balance at the start of benefits ÷ 120, rounded down; fixed for life
     base_exit_subsidy_fen: int
     age_supplement_fen: int  # +10 yuan from the month after the 80th birthday
-    low_income_supplement_fen: int  # +200 yuan, part of the exit subsidy (出口补)
+    low_income_supplement_fen: int  # +200 yuan
+    collective_exit_subsidy_fen: int = 0  # the region's 集体补助出口补, where it sets one
 
     @property
     def exit_subsidy_fen(self) -> int:
-        return self.base_exit_subsidy_fen + self.age_supplement_fen + self.low_income_supplement_fen
+        """出口补: 20 yuan, +10 from the month after the 80th birthday."""
+        return self.base_exit_subsidy_fen + self.age_supplement_fen
+
+    @property
+    def supplements_fen(self) -> int:
+        """The low-income supplement and the collective exit subsidy."""
+        return self.low_income_supplement_fen + self.collective_exit_subsidy_fen
 
     @property
     def monthly_fen(self) -> int:
-        return self.account_pension_fen + self.exit_subsidy_fen
+        return self.account_pension_fen + self.exit_subsidy_fen + self.supplements_fen
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,41 @@ def monthly_benefit(standard: Standard, facts: ResidentFacts, balance_at_start_f
         s.amount_fen for s in standard.age_supplements if first >= month_after_birthday(facts.birth_date, s.from_age)
     )
     low_income = standard.low_income_supplement_fen if low_income_supplement_applies(standard, facts) else 0
-    return Benefit(balance_at_start_fen // standard.annuity_divisor, standard.exit_subsidy_fen, age_extra, low_income)
+    collective = standard.collective_exit_subsidy_fen(facts.region_code, first.year)
+    return Benefit(
+        pension_of(standard, balance_at_start_fen), standard.exit_subsidy_fen, age_extra, low_income, collective
+    )
+
+
+def pension_of(standard: Standard, amount_fen: int) -> int:
+    """The account pension an amount buys: ÷ 120, rounded down (the start balance, or a contribution
+    credited after the start, which raises the pension by this from the next month)."""
+    return amount_fen // standard.annuity_divisor
+
+
+@dataclass(frozen=True)
+class Credited:
+    """A paid contribution as the start month needs it: when it was credited, what it counts for."""
+
+    credited_on: dt.date  # local date
+    covered_year: int | None  # a normal, back- or proxy payment's year; None for the lump sum
+    lump_sum_years: int = 0
+
+
+def first_benefit_month(standard: Standard, facts: ResidentFacts, paid: list[Credited]) -> dt.date | None:
+    """R11: the first month due — the month after the 65th birthday (not before the scheme start), or
+    the month after the contribution that completed the required years; None while they are not."""
+    start, required = benefit_start(standard, facts.birth_date), required_years(standard, facts.birth_date)
+    if required == 0:
+        return start
+    covered: set[int] = set()
+    lump = 0
+    for credit in sorted(paid, key=lambda c: c.credited_on):
+        covered |= {credit.covered_year} if credit.covered_year is not None else set()
+        lump += credit.lump_sum_years
+        if len(covered) + lump >= required:
+            return max(start, first_of_next_month(credit.credited_on))
+    return None
 
 
 def estimate_benefit(
@@ -128,7 +170,58 @@ def estimate_benefit(
     years = _years_to_pay(standard, facts, history, now, start)
     balance = _project(standard, balance_fen, years, tier, today, start)
     assumptions = _assumptions(standard, facts, balance_fen, years, tier, start)
-    return Estimate(monthly_benefit(standard, facts, balance, start), start, balance, assumptions)
+    shortfall = _shortfall(standard, facts, history, years, today)
+    if shortfall is None:
+        return Estimate(monthly_benefit(standard, facts, balance, start), start, balance, assumptions)
+    text, reachable = shortfall
+    benefit = monthly_benefit(standard, facts, balance, start) if reachable else Benefit(0, 0, 0, 0)
+    return Estimate(benefit, start, balance, (*assumptions, text))
+
+
+def in_payment(
+    standard: Standard, facts: ResidentFacts, pension_fen: int, started_on: dt.date, today: dt.date
+) -> Estimate:
+    """The benefit actually paid this month: the account pension fixed at the start (with the raises of
+    contributions credited since), the exit subsidy and the supplements of this month (R11)."""
+    parts = monthly_benefit(standard, facts, 0, today)
+    benefit = Benefit(
+        pension_fen,
+        parts.base_exit_subsidy_fen,
+        parts.age_supplement_fen,
+        parts.low_income_supplement_fen,
+        parts.collective_exit_subsidy_fen,
+    )
+    assumptions = (
+        f"{started_on.year}年{started_on.month}月起按月领取，个人账户养老金{_yuan(pension_fen)}元"
+        f"（领取时账户余额 ÷ {standard.annuity_divisor}，此后补缴的款项另加其 ÷ {standard.annuity_divisor}），终身不变",
+        "账户余额用完后，个人账户养老金由基金继续按月支付",
+    )
+    return Estimate(benefit, started_on, 0, assumptions)
+
+
+def _shortfall(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, years: tuple[int, ...], today: dt.date
+) -> tuple[str, bool] | None:
+    """None when paying every remaining year reaches the required years; else what the resident is told,
+    and whether back-payments can still close the gap (R6)."""
+    required, reached = required_years(standard, facts.birth_date), history.cumulative_years + len(years)
+    if reached >= required:
+        return None
+    missing = required - reached
+    # Past years still open to a back-payment (their basic-pension prerequisite is checked when paying).
+    open_years = [
+        y
+        for y in range(standard.scheme_start.year, today.year)
+        if payable_year(standard, facts.birth_date, y) and y not in history.covered_years
+    ]
+    back = min(len(open_years), remaining_back_years(standard, history))
+    if back >= missing:
+        return f"按此缴费到65岁累计{reached}年，不足所需{required}年：须再补缴{missing}个年度才能按月领取", True
+    return (
+        f"按此缴费到65岁最多累计{reached + back}年（含可补缴的{back}个年度），"
+        f"达不到所需{required}年，届时不能按月领取待遇",
+        False,
+    )
 
 
 def _tier_at_most(standard: Standard, amount_fen: int | None) -> int:

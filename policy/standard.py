@@ -63,6 +63,8 @@ class Standard:
     default_interest_rate_bp: int
     interest_rates_bp: Mapping[int, int] = field(hash=False)  # year -> rate
     collective_subsidies_fen: Mapping[str, Mapping[int, int]] = field(hash=False)  # region -> year -> fen
+    # R11: a region's collective exit subsidy (集体补助出口补), fen a month: region -> year -> fen.
+    collective_exit_subsidies_fen: Mapping[str, Mapping[int, int]] = field(hash=False, default_factory=dict)
 
     @property
     def tier_amounts(self) -> tuple[int, ...]:
@@ -77,3 +79,7 @@ class Standard:
 
     def collective_subsidy_fen(self, region_code: str, year: int) -> int:
         return self.collective_subsidies_fen.get(region_code, {}).get(year, 0)
+
+    def collective_exit_subsidy_fen(self, region_code: str, year: int) -> int:
+        """A month's collective exit subsidy in the region in `year` (0 where the region sets none)."""
+        return self.collective_exit_subsidies_fen.get(region_code, {}).get(year, 0)

@@ -45,6 +45,7 @@ _FIELDS = frozenset(
         "interest_rates_bp",
         "interest_floor_bp",
         "collective_subsidies_fen",
+        "collective_exit_subsidies_fen",
     ]
 )
 
@@ -135,7 +136,8 @@ def _parse_standard(r: _Reader) -> Standard:
         proxy_tier_fen=_proxy_tier(r, tiers),
         default_interest_rate_bp=default_rate,
         interest_rates_bp=rates,
-        collective_subsidies_fen=_collective_subsidies(r, scheme_start.year),
+        collective_subsidies_fen=_per_region_and_year(r, "collective_subsidies_fen", scheme_start.year),
+        collective_exit_subsidies_fen=_per_region_and_year(r, "collective_exit_subsidies_fen", scheme_start.year),
     )
 
 
@@ -234,11 +236,12 @@ def _interest_rates(r: _Reader, floor: int) -> tuple[int, Mapping[int, int]]:
     return default, MappingProxyType({_year(r, k, "interest_rates_bp"): v for k, v in rates.items()})
 
 
-def _collective_subsidies(r: _Reader, first_year: int) -> Mapping[str, Mapping[int, int]]:
-    raw = r.mapping(r.get("collective_subsidies_fen"), "collective_subsidies_fen")
+def _per_region_and_year(r: _Reader, field: str, first_year: int) -> Mapping[str, Mapping[int, int]]:
+    """`{region_code: {year: fen}}`; `collective_exit_subsidies_fen` may be left out (no region sets one)."""
+    raw = r.mapping(r.get(field) if field == "collective_subsidies_fen" else r.raw.get(field, {}), field)
     table = {}
     for region, years in raw.items():
-        where = f"collective_subsidies_fen.{region}"
+        where = f"{field}.{region}"
         if not (len(region) == 6 and region.isdigit()):
             r.fail(where, "region code must be 6 digits")
         table[region] = MappingProxyType(

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlalchemy.orm import joinedload
 
+from miniapp_api.benefits import monthly
 from miniapp_api.core import rulebook
 from miniapp_api.core.clock import clock
 from models import ContributionKind, EntryKind, LedgerEntry, Order, OrderStatus, Resident, db
 from policy import benefits, years
+from policy.facts import ContributionHistory, ResidentFacts
+from policy.standard import Standard
 
 SOURCES = {  # API `by_source` field → ledger entry kinds
     "personal_fen": (EntryKind.PERSONAL,),
@@ -18,7 +21,7 @@ SOURCES = {  # API `by_source` field → ledger entry kinds
     "collective_subsidy_fen": (EntryKind.COLLECTIVE_SUBSIDY,),
     "sponsor_fen": (EntryKind.SPONSORSHIP,),
     "interest_fen": (EntryKind.INTEREST,),
-    "paid_out_fen": (EntryKind.BENEFIT_PAYOUT, EntryKind.INHERITANCE_PAYOUT),
+    "paid_out_fen": (EntryKind.BENEFIT_PAYOUT, EntryKind.RECOVERY, EntryKind.INHERITANCE_PAYOUT),
 }
 PAGE_SIZE = 20
 
@@ -61,9 +64,7 @@ def account(resident: Resident) -> Account:
     """The account: balance by source, paid years, status, eligibility and the benefit estimate."""
     standard, facts = rulebook.standard(), rulebook.facts_from_snapshot(resident)
     history, sums, today = rulebook.history(resident), totals(resident), clock().today()
-    estimate = benefits.estimate_benefit(
-        standard, facts, history, sums.balance_fen, clock().now(), tier_fen=latest_tier(resident)
-    )
+    estimate = benefit(resident, standard, facts, history, sums.balance_fen)
     return Account(
         resident=resident,
         totals=sums,
@@ -74,6 +75,18 @@ def account(resident: Resident) -> Account:
         eligibility=benefits.eligibility(standard, facts, history, today),
         benefit=estimate,
     )
+
+
+def benefit(
+    resident: Resident, standard: Standard, facts: ResidentFacts, history: ContributionHistory, balance_fen: int
+) -> benefits.Estimate:
+    """The benefit in payment once it started (R11: fixed, with its raises); before that, the estimate
+    projecting the balance with the current tier to 65, saying when the required years cannot be reached."""
+    if resident.benefit_started_on is not None:
+        today = clock().today()
+        pension = monthly.pension_in_payment(resident, today.replace(day=1))
+        return benefits.in_payment(standard, facts, pension, resident.benefit_started_on, today)
+    return benefits.estimate_benefit(standard, facts, history, balance_fen, clock().now(), latest_tier(resident))
 
 
 def totals(resident: Resident) -> AccountTotals:

@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from miniapp_api.benefits import interest, monthly
-from miniapp_api.core.metrics import batch_job
+from miniapp_api.core.batches import batch_command
 
 
 @click.group("interest")
@@ -19,14 +19,14 @@ def interest_cli() -> None:
 @interest_cli.command("credit")
 @click.option("--year", type=int, required=True)
 @with_appcontext
-@batch_job("interest_credit")
-def credit_command(year: int) -> None:
-    """Credit the year's interest on every account, once; refused before 31 December of that year."""
+@batch_command("interest_credit")
+def credit_command(year: int, dry_run: bool, batch_size: int) -> None:
+    """Credit every missing year's interest up to YEAR on every account, in order, once; refused before
+    31 December of that year."""
     try:
-        created = interest.credit(year)
+        interest.credit(year, dry_run=dry_run, batch_size=batch_size)
     except interest.TooEarly as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"interest for {year}: {created} accounts credited")
 
 
 @click.group("benefits")
@@ -45,11 +45,11 @@ def parse_month(ctx: click.Context, param: click.Parameter, text: str) -> dt.dat
 @benefits_cli.command("run")
 @click.option("--month", required=True, callback=parse_month, help="YYYY-MM")
 @with_appcontext
-@batch_job("benefits_run")
-def run_command(month: dt.date) -> None:
-    """Start, pay and close accounts for the month, once; refused for a month not yet begun."""
+@batch_command("benefits_run")
+def run_command(month: dt.date, dry_run: bool, batch_size: int) -> None:
+    """Start, pay (with the arrears of missed months) and close accounts for the month, for everyone the
+    registry knows, once; refused for a month not yet begun."""
     try:
-        summary = monthly.run_month(month)
+        monthly.run_month(month, dry_run=dry_run, batch_size=batch_size)
     except monthly.NotYet as error:
         raise click.ClickException(str(error)) from None
-    click.echo(summary.line())

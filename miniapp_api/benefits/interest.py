@@ -1,20 +1,30 @@
-"""The yearly interest of R10 (`interest credit --year Y`), once per account and year.
+"""The yearly interest of R10 (`interest credit --year Y`), once per account and year, years in order.
 
-Interest is the balance at the end of 31 December (Beijing time) times that year's bookkeeping rate,
-rounded down to the fen. One grouped query reads every balance; the entries are inserted with
-ON CONFLICT DO NOTHING on the (resident, year) interest index, so a second run credits nothing.
+Pinned rules: the base of year Y is the balance at 24:00 on 31 December (Beijing time), counting a
+contribution at its payment time (`orders.paid_at`) even when it was credited later; interest is
+rounded to the nearest fen, half up; year Y is credited only once Y−1 is (`interest_years` records the
+years every account has had), so the command credits every missing year in order; a closed account
+(death on or before 31 December, or an inheritance paid) earns nothing; accounts in payment do.
+
+Set-based: per batch of residents and per missing year, one INSERT … SELECT sums the batch's ledger
+and books the interest, ON CONFLICT DO NOTHING on the (resident, year) interest index, so a rerun
+after a crash continues where the committed batches stopped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from typing import IO
 
-from sqlalchemy import func
+from sqlalchemy import BigInteger, and_, cast, func, literal, or_, select, text
+from sqlalchemy.orm import aliased
 
-from miniapp_api.core import rulebook
+from miniapp_api.core import batches, rulebook
 from miniapp_api.core.clock import SHANGHAI, clock
-from models import EntryKind, Funder, LedgerEntry, db, insert_skipping_conflicts
-from policy.interest import yearly_interest
+from models import EntryKind, Funder, InterestYear, LedgerEntry, Order, Resident, db, insert_skipping_conflicts
+from policy.interest import HALF_FEN
+from policy.standard import BASIS_POINTS
 
 
 class TooEarly(ValueError):
@@ -25,43 +35,83 @@ def year_end(year: int) -> dt.datetime:
     return dt.datetime(year + 1, 1, 1, tzinfo=SHANGHAI)
 
 
-def year_end_balances(year: int) -> list[tuple[int, int]]:
-    """(resident id, balance) at the end of the year, before that year's own interest."""
-    own_interest = (LedgerEntry.kind == EntryKind.INTEREST) & (LedgerEntry.year == year)
-    return db.session.execute(
-        db.select(LedgerEntry.resident_id, func.sum(LedgerEntry.amount_fen))
-        .where(LedgerEntry.booked_at < year_end(year), ~own_interest)
-        .group_by(LedgerEntry.resident_id)
-    ).all()
+def missing_years(year: int) -> list[int]:
+    """The years up to `year` not yet credited to every account, oldest first."""
+    first = rulebook.book().standard_for(dt.date(year, 12, 31)).scheme_start.year
+    done = set(db.session.scalars(select(InterestYear.year).where(InterestYear.year.between(first, year))))
+    return [y for y in range(first, year + 1) if y not in done]
 
 
-def credit_year(year: int) -> int:
-    """Insert the year's interest entries (not committed); returns how many were new."""
-    # Booked in the last second of 31 December, so next year's balance includes it.
-    standard = rulebook.book().standard_for(dt.date(year, 12, 31))
-    booked_at = year_end(year) - dt.timedelta(seconds=1)
-    rows = [
-        dict(
-            resident_id=resident_id,
-            year=year,
-            kind=EntryKind.INTEREST,
-            amount_fen=interest,
-            funder=Funder.BOOKKEEPING_INTEREST,
-            booked_at=booked_at,
+def _closed(year: int):
+    """Died on or before 31 December of `year`, or the inheritance was paid: the account earns nothing."""
+    closing = aliased(LedgerEntry)
+    inherited = (
+        select(closing.id)
+        .where(
+            closing.resident_id == LedgerEntry.resident_id,
+            closing.kind == EntryKind.INHERITANCE_PAYOUT,
+            closing.order_id.is_(None),  # the closing entry: its partial unique index answers this
         )
-        for resident_id, balance in year_end_balances(year)
-        if (interest := yearly_interest(standard, year, max(int(balance), 0))) > 0
-    ]
-    if not rows:
-        return 0
-    statement = insert_skipping_conflicts(LedgerEntry, ["resident_id", "year"], LedgerEntry.kind == EntryKind.INTEREST)
-    return len(db.session.execute(statement.returning(LedgerEntry.id), rows).all())
+        .exists()
+    )
+    died = and_(Resident.deceased_on.is_not(None), Resident.deceased_on <= dt.date(year, 12, 31))
+    return or_(died, inherited)
 
 
-def credit(year: int) -> int:
-    """Credit the year's interest on every account, once (committed); how many accounts got it now."""
+def year_statement(year: int, first_id: int, last_id: int):
+    """INSERT the year's interest of residents `first_id`..`last_id`, returning the amounts booked."""
+    rate = rulebook.book().standard_for(dt.date(year, 12, 31)).interest_rate_bp(year)
+    # PostgreSQL sums bigints as numeric: cast back, so the division truncates as in policy/interest.py.
+    interest = (cast(func.sum(LedgerEntry.amount_fen), BigInteger) * rate + HALF_FEN) // BASIS_POINTS
+    # Counted by payment time: an entry booked after the year end counts when its order was paid before
+    # it (credited late). Money is never booked before it is paid, so only those few look at orders.
+    paid_before = select(Order.id).where(Order.id == LedgerEntry.order_id, Order.paid_at < year_end(year)).exists()
+    counted = or_(LedgerEntry.booked_at < year_end(year), and_(LedgerEntry.order_id.is_not(None), paid_before))
+    # Booked in the last second of 31 December, so next year's balance includes it.
+    booked_at = year_end(year) - dt.timedelta(seconds=1)
+    rows = (
+        select(
+            LedgerEntry.resident_id,
+            literal(year),
+            literal(EntryKind.INTEREST.value),
+            interest,
+            literal(Funder.BOOKKEEPING_INTEREST.value),
+            literal(booked_at, LedgerEntry.booked_at.type),
+        )
+        .join(Resident, Resident.id == LedgerEntry.resident_id)
+        .where(
+            LedgerEntry.resident_id.between(first_id, last_id),
+            Resident.id.between(first_id, last_id),  # said twice: the planner does not carry it over the join
+            counted,
+            ~and_(LedgerEntry.kind == EntryKind.INTEREST, LedgerEntry.year >= year),
+            ~_closed(year),
+        )
+        .group_by(LedgerEntry.resident_id)
+        .having(interest > 0)
+    )
+    columns = ["resident_id", "year", "kind", "amount_fen", "funder", "booked_at"]
+    statement = insert_skipping_conflicts(LedgerEntry, ["resident_id", "year"], text("kind = 'interest'"))
+    return statement.from_select(columns, rows).returning(LedgerEntry.amount_fen)
+
+
+def credit_batch(ids: list[int], years: list[int]) -> dict[str, int]:
+    """Each missing year in order for residents ids[0]..ids[-1] (each year's base includes the last's)."""
+    amounts = [a for year in years for a in db.session.scalars(year_statement(year, ids[0], ids[-1]))]
+    return {"accounts_credited": len(amounts), "interest_fen": sum(amounts)}
+
+
+def credit(
+    year: int, *, dry_run: bool = False, batch_size: int = batches.DEFAULT_BATCH_SIZE, out: IO[str] | None = None
+) -> batches.Summary:
+    """Credit every missing year up to `year` on every account, batch by batch; prints the summary line."""
     if clock().today() < dt.date(year, 12, 31):
         raise TooEarly(f"interest for {year} is credited on or after {year}-12-31")
-    created = credit_year(year)
-    db.session.commit()
-    return created
+    years = missing_years(year)
+    counts = Counter({"accounts_credited": 0, "interest_fen": 0})
+    summary = batches.Summary("interest credit", dry_run, {"year": year, "years": years}, counts=counts)
+    residents = batches.id_batches(select(Resident.id), Resident.id, batch_size)
+    batches.run(summary, residents if years else [], lambda ids: credit_batch(ids, years), out)
+    if not dry_run and years:
+        db.session.add_all(InterestYear(year=y, credited_at=clock().now()) for y in years)
+        db.session.commit()
+    return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import Row
 
 from integrations.agency import RegistryRecord
 from miniapp_api.core.clock import clock
@@ -38,8 +39,8 @@ def facts_from_registry(record: RegistryRecord) -> ResidentFacts:
     )
 
 
-def facts_from_snapshot(resident: Resident) -> ResidentFacts:
-    """The facts kept from the last registry visit (enough for the account; payments ask the registry)."""
+def facts_from_snapshot(resident: Resident | Row) -> ResidentFacts:
+    """The facts kept from the registry (a Resident, or a row of its columns as batch jobs read them)."""
     return ResidentFacts(
         birth_date=resident.birth_date,
         region_code=resident.region_code,

@@ -24,6 +24,7 @@ from models import (
     Order,
     OrderStatus,
     Payer,
+    Resident,
     ReviewItem,
     db,
     insert_skipping_conflicts,
@@ -166,7 +167,34 @@ def _credit(order: Order, payment: Payment) -> None:
     order.status, order.paid_at = OrderStatus.PAID, payment.paid_at
     order.channel, order.transaction_id = payment.channel, payment.transaction_id
     db.session.flush()  # the order row changes first; a failure in the ledger write rolls both back
-    write_ledger(order)
+    pass_on_if_closed(order, write_ledger(order))
+
+
+def pass_on_if_closed(order: Order, entries: list[LedgerEntry]) -> None:
+    """Money reaching an account its inheritance already closed goes on to the heirs at once, as a
+    further inheritance entry of this order (R12), never left in the account."""
+    closing = db.select(LedgerEntry.id).where(
+        LedgerEntry.resident_id == order.resident_id,
+        LedgerEntry.kind == EntryKind.INHERITANCE_PAYOUT,
+        LedgerEntry.order_id.is_(None),
+    )
+    amount = sum(entry.amount_fen for entry in entries)
+    # The resident row is the lock a benefits run takes before it closes the account: one of the two
+    # waits, so a payment never lands between the run's balance and its inheritance entry.
+    db.session.execute(db.select(Resident.id).where(Resident.id == order.resident_id).with_for_update())
+    if amount and db.session.execute(closing).first() is not None:
+        db.session.add(
+            LedgerEntry(
+                resident_id=order.resident_id,
+                year=order.year,
+                kind=EntryKind.INHERITANCE_PAYOUT,
+                amount_fen=-amount,
+                funder=Funder.INHERITANCE,
+                order_id=order.id,
+                booked_at=clock().now(),
+            )
+        )
+        db.session.flush()
 
 
 def _already_paid(order: Order, payment: Payment, source: str) -> Result:

@@ -36,6 +36,7 @@ OTHER_ROUTES = [
     "GET /api/v1/me",
     "GET /api/v1/residents/{resident_id}/account",
     "GET /api/v1/residents/{resident_id}/ledger",
+    "GET /api/v1/residents/{resident_id}/benefits",
     "GET /api/v1/residents/{resident_id}/contribution-options",
     "GET /api/v1/orders/{order_no}",
     "GET /api/v1/family/links",

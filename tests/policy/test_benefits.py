@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 
 from policy.benefits import (
+    Credited,
     account_status,
     benefit_start,
     eligibility,
     estimate_benefit,
+    first_benefit_month,
+    in_payment,
     low_income_supplement_applies,
     monthly_benefit,
+    pension_of,
 )
 from policy.interest import yearly_interest
 
@@ -22,10 +26,10 @@ BORN_1962 = {"birth_date": D("1962-03-01"), "receiving_basic_pension": True}  # 
 
 @pytest.mark.parametrize(
     "balance, year, interest",
-    [(1_000_000, 2027, 15_000), (333_333, 2027, 4_999), (66, 2027, 0), (0, 2027, 0)],
-    ids=["round-sum", "rounded-down-4999.99", "under-a-fen", "empty"],
+    [(1_000_000, 2027, 15_000), (333_333, 2027, 5_000), (66, 2027, 1), (100, 2027, 2), (33, 2027, 0), (0, 2027, 0)],
+    ids=["round-sum", "4999.995-up", "0.99-up", "half-a-fen-up", "0.495-down", "empty"],
 )
-def test_yearly_interest_rounds_down_to_the_fen(shanxi, balance, year, interest):
+def test_yearly_interest_rounds_to_the_nearest_fen_half_up(shanxi, balance, year, interest):
     assert yearly_interest(shanxi, year, balance) == interest
 
 
@@ -120,7 +124,7 @@ OLD_80 = {"birth_date": D("1947-05-20"), "receiving_basic_pension": True}
 
 
 @pytest.mark.parametrize(
-    "facts, balance, month, pension, exit_subsidy, monthly",
+    "facts, balance, month, pension, exit_subsidy, monthly",  # exit_subsidy here: with the supplements
     [
         (BORN_1962, 1_000_000, "2027-04-01", 8_333, 2_000, 10_333),
         (BORN_1962, 119, "2027-04-01", 0, 2_000, 2_000),
@@ -178,8 +182,59 @@ OLD_80 = {"birth_date": D("1947-05-20"), "receiving_basic_pension": True}
 )
 def test_monthly_benefit(shanxi, facts, balance, month, pension, exit_subsidy, monthly):
     benefit = monthly_benefit(shanxi, resident(**facts), balance, D(month))
-    got = (benefit.account_pension_fen, benefit.exit_subsidy_fen, benefit.monthly_fen)
+    got = (benefit.account_pension_fen, benefit.exit_subsidy_fen + benefit.supplements_fen, benefit.monthly_fen)
     assert got == (pension, exit_subsidy, monthly)
+    assert benefit.exit_subsidy_fen in (2_000, 3_000)  # 20 yuan, +10 from 80; the 200 is a supplement
+
+
+def test_a_regions_collective_exit_subsidy_is_a_supplement(tmp_path):
+    from policy.data import load_standards
+
+    extra = tmp_path / "exit.json"
+    extra.write_text(
+        '{"name": "shanxi-2021", "base": "shanxi-2021", "collective_exit_subsidies_fen": {"140121": {"2027": 1500}}}'
+    )
+    standard = load_standards(extra).named("shanxi-2021")
+    there = monthly_benefit(standard, resident(**{**BORN_1962, "region_code": "140121"}), 0, D("2027-04-01"))
+    elsewhere = monthly_benefit(standard, resident(**BORN_1962), 0, D("2027-04-01"))
+    next_year = monthly_benefit(standard, resident(**{**BORN_1962, "region_code": "140121"}), 0, D("2028-01-01"))
+    assert (there.supplements_fen, there.monthly_fen) == (1_500, 3_500)
+    assert (elsewhere.supplements_fen, next_year.supplements_fen) == (0, 0)
+
+
+def test_a_bad_collective_exit_subsidy_is_refused(tmp_path):
+    from policy.data import PolicyDataError, load_standards
+
+    extra = tmp_path / "exit.json"
+    extra.write_text('{"name": "shanxi-2021", "base": "shanxi-2021", "collective_exit_subsidies_fen": {"14": {}}}')
+    with pytest.raises(PolicyDataError, match="collective_exit_subsidies_fen.14"):
+        load_standards(extra)
+
+
+@pytest.mark.parametrize(
+    "birth, paid, first",
+    [
+        ("1950-03-10", [], "2021-01-01"),  # already 65 at the scheme start: nothing required
+        ("1962-01-15", [(f"{y}-03-02", y, 0) for y in range(2021, 2027)] + [("2027-01-05", 2027, 0)], "2027-02-01"),
+        ("1962-01-15", [(f"{y}-03-02", y, 0) for y in range(2021, 2027)], None),  # six of seven years
+        # The seventh year back-paid after the 65th birthday: from the month after it was paid.
+        ("1962-01-15", [(f"{y}-03-02", y, 0) for y in range(2021, 2027)] + [("2027-05-20", 2027, 0)], "2027-06-01"),
+        # Paying one year twice counts once.
+        ("1962-01-15", [(f"{y}-03-02", y, 0) for y in range(2021, 2027)] + [("2027-01-05", 2026, 0)], None),
+        # 60 at the scheme start (5 years): four years and a lump sum are not the same year twice.
+        ("1960-03-10", [("2021-03-02", 2021, 0), ("2021-04-02", None, 4)], "2025-04-01"),
+    ],
+    ids=["old", "seven-in-time", "six-of-seven", "late-back-payment", "same-year-twice", "lump-sum"],
+)
+def test_the_first_benefit_month(shanxi, birth, paid, first):
+    credited = [Credited(D(on), year, lump) for on, year, lump in paid]
+    got = first_benefit_month(shanxi, resident(birth_date=D(birth), receiving_basic_pension=True), credited)
+    assert got == (D(first) if first else None)
+
+
+@pytest.mark.parametrize("amount, pension", [(840_000, 7_000), (7_500_000, 62_500), (119, 0), (239, 1)])
+def test_an_amount_buys_a_120th_rounded_down(shanxi, amount, pension):
+    assert pension_of(shanxi, amount) == pension
 
 
 def test_low_income_rule(shanxi):
@@ -190,7 +245,7 @@ def test_low_income_rule(shanxi):
 def test_estimate_projects_tier_subsidy_and_interest(shanxi):
     # 56 in 2027: pays 200 + 70 yuan for 2027–2035; interest each 31 Dec 2027–2034; starts June 2035.
     estimate = estimate_benefit(shanxi, resident(), history(normal_paid=range(2021, 2027)), 0, NOW, 20000)
-    assert (estimate.starts_on, estimate.balance_at_start_fen) == (D("2035-06-01"), 258_098)
+    assert (estimate.starts_on, estimate.balance_at_start_fen) == (D("2035-06-01"), 258_102)
     assert (estimate.benefit.account_pension_fen, estimate.benefit.monthly_fen) == (2_150, 4_150)
     assert estimate.assumptions[:3] == (
         "当前账户余额0元",
@@ -204,26 +259,26 @@ def test_estimate_first_steps_by_hand(shanxi):
     # those three; interest on 31 Dec 2027 and 2028; benefits from February 2029.
     facts = resident(birth_date=D("1964-01-15"))
     estimate = estimate_benefit(shanxi, facts, history(normal_paid=range(2021, 2027)), 100_000, NOW, 100000)
-    after_2027 = (100_000 + 120_000) * 10150 // 10000  # 223_300
-    after_2028 = (after_2027 + 120_000) * 10150 // 10000  # 348_449 (348_449.5 rounded down)
-    assert (after_2027, after_2028) == (223_300, 348_449)
+    after_2027 = ((100_000 + 120_000) * 10150 + 5000) // 10000  # 223_300
+    after_2028 = ((after_2027 + 120_000) * 10150 + 5000) // 10000  # 348_450 (348_449.5 rounded half up)
+    assert (after_2027, after_2028) == (223_300, 348_450)
     assert (estimate.starts_on, estimate.balance_at_start_fen) == (D("2029-02-01"), after_2028 + 120_000)
-    assert estimate.benefit.account_pension_fen == 468_449 // 120 == 3_903
+    assert estimate.benefit.account_pension_fen == 468_450 // 120 == 3_903
 
 
 @pytest.mark.parametrize(
     "now, past, balance, tier, first_line",
     [
-        ("2027-08-01T00:00:00+08:00", {}, 227_683, 20000, "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元"),
+        ("2027-08-01T00:00:00+08:00", {}, 227_687, 20000, "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元"),
         (
             "2027-03-02T10:00:00+08:00",
             {"normal_paid": (2027,)},
-            227_683,
+            227_687,
             20000,
             "2028—2035年共8个年度每年按200元档次缴费，政府补贴70元",
         ),
-        ("2027-03-02T10:00:00+08:00", {}, 258_098, None, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
-        ("2027-03-02T10:00:00+08:00", {}, 258_098, 30000, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
+        ("2027-03-02T10:00:00+08:00", {}, 258_102, None, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
+        ("2027-03-02T10:00:00+08:00", {}, 258_102, 30000, "2027—2035年共9个年度每年按200元档次缴费，政府补贴70元"),
     ],
     ids=["window-over-this-year", "this-year-paid", "no-tier-means-lowest", "unknown-tier-falls-back"],
 )
@@ -244,3 +299,35 @@ def test_estimate_with_no_year_left_to_pay(shanxi):
     estimate = estimate_benefit(shanxi, facts, history(normal_paid=(2027,)), 100_000, NOW, 100000)
     assert estimate.assumptions[1] == "此后不再缴费"
     assert estimate.starts_on == D("2027-05-01") and estimate.balance_at_start_fen == 100_000
+
+
+@pytest.mark.parametrize(
+    "now, past, says, monthly",
+    [
+        # Born 1962-09-01: 7 years required (2021–2027), 65 in September 2027.
+        ("2027-03-02T10:00:00+08:00", {"normal_paid": tuple(range(2021, 2027))}, None, 2_000),
+        ("2027-03-02T10:00:00+08:00", {}, "须再补缴6个年度才能按月领取", 2_000),
+        # The 2027 window is over: at most the six past years, never the seven required.
+        ("2027-08-01T10:00:00+08:00", {}, "最多累计6年（含可补缴的6个年度），达不到所需7年", 0),
+    ],
+    ids=["reached-by-paying", "reached-only-by-back-payments", "cannot-be-reached"],
+)
+def test_the_estimate_says_when_the_required_years_are_not_reached(shanxi, now, past, says, monthly):
+    facts = resident(birth_date=D("1962-09-01"), receiving_basic_pension=True)
+    estimate = estimate_benefit(shanxi, facts, history(**past), 0, at(now), 100000)
+    told = next((line for line in estimate.assumptions if "所需" in line), None)
+    assert told is None if says is None else says in told
+    # Reachable: the projected pension plus the exit subsidy; not reachable: nothing is promised.
+    assert estimate.benefit.monthly_fen - estimate.benefit.account_pension_fen == monthly
+    assert (estimate.benefit.account_pension_fen > 0) == (monthly > 0)
+
+
+def test_the_benefit_in_payment_is_the_fixed_pension_with_this_months_parts(shanxi):
+    facts = resident(birth_date=D("1947-05-10"), categories={"low_income"}, supporter_capable=False)
+    paid = in_payment(shanxi, facts, 7_000, D("2021-01-01"), D("2027-06-15"))
+    assert (paid.benefit.account_pension_fen, paid.benefit.exit_subsidy_fen, paid.benefit.monthly_fen) == (
+        7_000,
+        3_000,
+        7_000 + 3_000 + 20_000,
+    )
+    assert paid.starts_on == D("2021-01-01") and "终身不变" in paid.assumptions[0]

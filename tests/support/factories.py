@@ -118,10 +118,12 @@ def paid_order(
     kind: str = "normal",
     payer: str = "self",
     collective_fen: int = 0,
+    credited_at: dt.datetime | None = None,
+    years: int = 1,
 ) -> Order:
     """An order created at `paid_at` and credited through the app's crediting, as a callback would, with
-    the app clock standing at `paid_at` meanwhile: its ledger entries are booked then (flushed, not
-    committed; needs an app context)."""
+    the app clock standing at `credited_at` (default `paid_at`) meanwhile: its ledger entries are booked
+    then (flushed, not committed; needs an app context)."""
     order = pending_order(
         owner,
         year=year,
@@ -131,11 +133,12 @@ def paid_order(
         payer=payer,
         kind=kind,
         created_at=paid_at,
+        years=years,
     )
     payment = Payment(order.order_no, "T" + secrets.token_hex(8), order.amount_fen, paid_at, channel)
     clock = current_app.extensions["clock"]
     frozen = clock.frozen
-    clock.freeze(paid_at)
+    clock.freeze(credited_at or paid_at)
     try:
         result = credit_payment(payment, "callback")
     finally:
