@@ -3,7 +3,8 @@
 Every check returns a `Decision`; refusals carry the API error `code` (API.md, Contributions) and,
 for `not_allowed`, a `reason`. Checks run in one fixed order and the first refusal wins: request
 validation (tier, lump-sum years), deceased, window, registration corrected today, year, age,
-hardship, basic pension paid, already paid, pending order, back-payment cap.
+hardship, basic pension paid, already paid, pending order, back-payment cap (deceased and left the
+province come right after the request validation).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Code(StrEnum):
     BACK_PAYMENT_LIMIT = "back_payment_limit"
     NOT_ALLOWED = "not_allowed"
     DECEASED = "deceased"
+    LEFT_PROVINCE = "left_province"  # the change feed says the person is no longer enrolled in Shanxi
 
 
 class Reason(StrEnum):
@@ -91,6 +93,10 @@ def _tier(standard: Standard, tier_fen: int) -> Decision | None:
 
 def _alive(facts: ResidentFacts) -> Decision | None:
     return _refuse(Code.DECEASED) if facts.deceased_on is not None else None
+
+
+def _enrolled(facts: ResidentFacts) -> Decision | None:
+    return None if facts.enrolled else _refuse(Code.LEFT_PROVINCE)
 
 
 def _window(standard: Standard, now: dt.datetime) -> Decision | None:
@@ -185,6 +191,7 @@ def normal_status(
     return (
         _first(
             _alive(facts),
+            _enrolled(facts),
             _window(standard, now),
             _registration(facts, today),
             _current_year(standard, year, today),
@@ -232,6 +239,7 @@ def check_back_payment(
     return _first(
         _tier(standard, tier_fen),
         _alive(facts),
+        _enrolled(facts),
         _window(standard, now),
         _registration(facts, today),
         _back_year(standard, facts, history, year, today),
@@ -265,6 +273,7 @@ def check_lump_sum(
     return _first(
         _tier(standard, tier_fen),
         _alive(facts),
+        _enrolled(facts),
         _window(standard, now),
         _registration(facts, today),
         _lump_sum(standard, facts, history, years),
@@ -286,6 +295,7 @@ def check_proxy(
     tier = standard.proxy_tier_fen
     return _first(
         _alive(facts),
+        _enrolled(facts),
         _window(standard, now),
         _current_year(standard, year, today),
         _age(standard, facts, year),
@@ -322,7 +332,7 @@ def back_payment_years(
     standard: Standard, facts: ResidentFacts, history: ContributionHistory, today: dt.date
 ) -> tuple[int, ...]:
     """Past years the resident may back-pay (ignoring the window), empty once the cap is reached."""
-    if facts.deceased_on is not None or remaining_back_years(standard, history) == 0:
+    if facts.deceased_on is not None or not facts.enrolled or remaining_back_years(standard, history) == 0:
         return ()
     years = range(standard.scheme_start.year, today.year)
     return tuple(y for y in years if _back_year(standard, facts, history, y, today) is None)
@@ -334,7 +344,7 @@ def contribution_options(
     """Everything `GET /contribution-options` shows, for the current year."""
     today = local_date(standard, now)
     remaining = remaining_back_years(standard, history)
-    lump_open = _lump_sum(standard, facts, history, 1) is None and facts.deceased_on is None
+    lump_open = _lump_sum(standard, facts, history, 1) is None and _alive(facts) is None and facts.enrolled
     return ContributionOptions(
         year=today.year,
         window=window_state(standard, now),

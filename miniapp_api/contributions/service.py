@@ -49,7 +49,7 @@ def registry_record(resident: Resident) -> RegistryRecord:
     """The registry's current record (fresh facts for R2); a resident gone from it may not pay."""
     record = clients.agency().resident(residents.id_number_of(resident))
     if record is None:
-        raise ApiError(409, "not_allowed", "The registry no longer lists this resident.", reason="not_enrolled")
+        raise ApiError(409, "left_province", "The registry no longer lists this resident.")
     return record
 
 

@@ -39,14 +39,18 @@ def facts_from_registry(record: RegistryRecord) -> ResidentFacts:
 
 
 def facts_from_snapshot(resident: Resident) -> ResidentFacts:
-    """The facts kept from the last registry visit (enough for the account; payments ask the registry)."""
+    """The facts stored from the change feed or the last registry visit (batch jobs and the account;
+    a resident's own payment asks the registry afresh)."""
     return ResidentFacts(
         birth_date=resident.birth_date,
         region_code=resident.region_code,
+        basic_pension_paid_years=frozenset(resident.basic_pension_paid_years or ()),
         receiving_basic_pension=resident.receiving_basic_pension,
         categories=frozenset(resident.categories),
         supporter_capable=resident.supporter_capable,
+        registration_updated_on=resident.registration_updated_on,
         deceased_on=resident.deceased_on,
+        enrolled=resident.enrolled,
     )
 
 
