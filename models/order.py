@@ -12,7 +12,7 @@ from .base import Model, UtcDateTime
 from .enums import YEARLY_KINDS, ContributionKind, OrderStatus, Payer, sql_list
 from .resident import Resident
 
-_LIVE_YEARLY = f"status IN ({sql_list(OrderStatus.live())}) AND kind IN ({sql_list(YEARLY_KINDS)})"
+LIVE_YEARLY = f"status IN ({sql_list(OrderStatus.live())}) AND kind IN ({sql_list(YEARLY_KINDS)})"
 
 
 class Order(Model):
@@ -60,8 +60,8 @@ class Order(Model):
             "kind",
             "slot",
             unique=True,
-            sqlite_where=text(_LIVE_YEARLY),
-            postgresql_where=text(_LIVE_YEARLY),
+            sqlite_where=text(LIVE_YEARLY),
+            postgresql_where=text(LIVE_YEARLY),
         ),
         Index("ix_orders_status_created", "status", "created_at"),
     )

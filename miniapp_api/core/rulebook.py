@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import current_app
 
 from integrations.agency import RegistryRecord
@@ -56,10 +58,23 @@ def facts_from_snapshot(resident: Resident) -> ResidentFacts:
 
 def history(resident: Resident) -> ContributionHistory:
     """Paid and still-pending orders, in one query."""
-    now = clock().now()
-    orders = db.session.scalars(
-        db.select(Order).where(Order.resident_id == resident.id, Order.status.in_(OrderStatus.live()))
+    return histories([resident.id])[resident.id]
+
+
+def histories(resident_ids: list[int]) -> dict[int, ContributionHistory]:
+    """Each resident's history, for a whole batch of residents in one query."""
+    live = db.session.scalars(
+        db.select(Order).where(Order.resident_id.in_(resident_ids), Order.status.in_(OrderStatus.live()))
     ).all()
+    by_resident: dict[int, list[Order]] = {resident_id: [] for resident_id in resident_ids}
+    for order in live:
+        by_resident[order.resident_id].append(order)
+    now = clock().now()
+    return {resident_id: history_of(orders, now) for resident_id, orders in by_resident.items()}
+
+
+def history_of(orders: list[Order], now: dt.datetime) -> ContributionHistory:
+    """A resident's history from their live (pending or paid) orders."""
     paid = [o for o in orders if o.status == OrderStatus.PAID]
     pending = [o for o in orders if o.status == OrderStatus.PENDING and o.expires_at > now]
     kind = ContributionKind

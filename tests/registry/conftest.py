@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.registry import own_agency
+from tests.support.registry import agency_url  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
-def agency_url():
-    with own_agency() as url:
-        yield url
-
-
-@pytest.fixture
-def app(make_app, agency_url):
+def app(make_app, agency_url):  # noqa: F811
     return make_app(AGENCY_API_BASE=agency_url)

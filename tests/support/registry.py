@@ -8,12 +8,20 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import requests
 
 from integrations.sandbox.app import create_sandbox_app
 from policy.id_number import make
 from tests.support.constants import DEFAULT_NOW
 from tests.support.live_server import serve
+
+
+@pytest.fixture
+def agency_url() -> Iterator[str]:
+    """A test's own sandbox agency (import this fixture into the test module)."""
+    with own_agency() as url:
+        yield url
 
 
 @contextmanager
@@ -30,11 +38,16 @@ def add_change(agency_url: str, id_number: str, **change) -> int:
     return response.json()["seq"]
 
 
-def sync(app, *args: str) -> dict:
-    """`flask registry sync ARGS`; the parsed summary line (the command's last line of output)."""
-    result = app.test_cli_runner().invoke(args=["registry", "sync", *args])
-    assert result.exit_code == 0, result.output
+def command(app, *args: str, exit_code: int = 0) -> dict:
+    """`flask ARGS`; the parsed summary line (the command's last line of output)."""
+    result = app.test_cli_runner().invoke(args=list(args))
+    assert result.exit_code == exit_code, result.output
     return json.loads(result.output.strip().splitlines()[-1])
+
+
+def sync(app, *args: str) -> dict:
+    """`flask registry sync ARGS`; the parsed summary line."""
+    return command(app, "registry", "sync", *args)
 
 
 def new_record(born: str, sequence: int, region: str = "140105", **fields) -> dict:
