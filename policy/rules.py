@@ -266,9 +266,16 @@ def _lump_sum(standard: Standard, facts: ResidentFacts, history: ContributionHis
 
 
 def check_lump_sum(
-    standard: Standard, facts: ResidentFacts, history: ContributionHistory, years: int, tier_fen: int, now: dt.datetime
+    standard: Standard,
+    facts: ResidentFacts,
+    history: ContributionHistory,
+    year: int,
+    years: int,
+    tier_fen: int,
+    now: dt.datetime,
 ) -> Decision:
-    """The one lump-sum back-payment (R6): tier × years, no subsidy, within the back-payment cap."""
+    """The one lump-sum back-payment (R6): tier × years, no subsidy, within the back-payment cap, recorded
+    for the year it is paid in (`year` must be the current one)."""
     today = local_date(standard, now)
     return _first(
         _tier(standard, tier_fen),
@@ -276,6 +283,7 @@ def check_lump_sum(
         _enrolled(facts),
         _window(standard, now),
         _registration(facts, today),
+        _current_year(standard, year, today),
         _lump_sum(standard, facts, history, years),
         _back_cap(standard, history, years),
     ) or Decision(True, quote=Quote(ContributionKind.LUMP_SUM, tier_fen * years, years=years))
@@ -322,6 +330,8 @@ class ContributionOptions:
     back_payment: BackPaymentOption
     lump_sum_max_years: int  # 0 when no lump sum may be made
     paid_by_government: bool
+    payments_per_year: int  # normal payments the standard allows a year (R5)
+    normal_payments_left: int  # of those, how many this year still has (paid and pending ones count)
 
 
 def remaining_back_years(standard: Standard, history: ContributionHistory) -> int:
@@ -353,4 +363,14 @@ def contribution_options(
         back_payment=BackPaymentOption(back_payment_years(standard, facts, history, today), remaining),
         lump_sum_max_years=min(standard.lump_sum_max_years, remaining) if lump_open else 0,
         paid_by_government=is_hardship(standard, facts) or today.year in history.proxy_years,
+        payments_per_year=standard.payments_per_year,
+        normal_payments_left=normal_payments_left(standard, history, today.year),
     )
+
+
+def normal_payments_left(standard: Standard, history: ContributionHistory, year: int) -> int:
+    """R5: normal payments still possible in `year` (0 once a back-payment or proxy payment covers it)."""
+    if year in history.back_paid_years | history.proxy_years:
+        return 0
+    pending = 1 if year in history.normal_pending_years else 0
+    return max(0, standard.payments_per_year - history.normal_paid.count(year) - pending)

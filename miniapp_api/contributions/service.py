@@ -62,7 +62,7 @@ def decide(standard: Standard, facts: ResidentFacts, resident: Resident, request
     elif kind == ContributionKind.BACK_PAYMENT:
         decision = rules.check_back_payment(standard, facts, history, year, tier, now)
     else:
-        decision = rules.check_lump_sum(standard, facts, history, request.get("years", 1), tier, now)
+        decision = rules.check_lump_sum(standard, facts, history, year, request.get("years", 1), tier, now)
     if not decision.allowed or decision.quote is None:
         raise refusal(decision)
     return decision.quote
