@@ -12,11 +12,14 @@ by their blind index and keep their row, their public id and their WeChat bindin
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import or_
+from sqlalchemy import String, any_, bindparam, or_, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from integrations.agency import Change, ChangePage, RegistryRecord
 from miniapp_api.core.clock import clock
@@ -87,13 +90,13 @@ def apply(batch: Batch) -> dict[str, int]:
     indexes = {id_number: cipher().blind_index(id_number) for id_number in latest}
     known = _known(list(indexes.values()))
     counts = {"changes": len(page.changes), "created": 0, "updated": 0, "departed": 0, "unchanged": 0}
-    rows, departures = [], []
+    rows, departures, now = [], [], clock().now()
     for id_number, change in latest.items():
         found = known.get(indexes[id_number])
         outcome = _outcome(change, found)
         counts[outcome] += 1
         if outcome in ("created", "updated"):
-            rows.append(_row(change, indexes[id_number], found))
+            rows.append(_row(change, indexes[id_number], found, now))
         elif outcome == "departed" and found is not None:
             departures.append({"index": indexes[id_number], "seq": change.seq, "public_id": found.public_id})
     _upsert(rows)
@@ -120,10 +123,14 @@ def _latest_per_person(changes: tuple[Change, ...]) -> dict[str, Change]:
 
 
 def _known(indexes: list[str]) -> dict[str, Known]:
+    if db.session.get_bind().dialect.name == "postgresql":  # one array parameter, not a thousand
+        matches = Resident.id_number_index == any_(bindparam("indexes", indexes, type_=ARRAY(String)))
+    else:
+        matches = Resident.id_number_index.in_(indexes)
     query = db.select(
         Resident.id_number_index, Resident.id_number_encrypted, Resident.registry_seq, Resident.enrolled,
         Resident.public_id,
-    ).where(Resident.id_number_index.in_(indexes))  # fmt: skip
+    ).where(matches)  # fmt: skip
     return {
         index: Known(encrypted, seq, enrolled, pid)
         for index, encrypted, seq, enrolled, pid in db.session.execute(query)
@@ -139,7 +146,7 @@ def _outcome(change: Change, found: Known | None) -> str:
     return "created" if found is None else "updated"
 
 
-def _row(change: Change, index: str, found: Known | None) -> dict:
+def _row(change: Change, index: str, found: Known | None, now: dt.datetime) -> dict:
     record: RegistryRecord = change.record  # type: ignore[assignment]
     return {
         "public_id": new_public_id(),
@@ -159,7 +166,7 @@ def _row(change: Change, index: str, found: Known | None) -> dict:
         "deceased_on": record.deceased_on,
         "enrolled": True,
         "registry_seq": change.seq,
-        "registry_synced_at": clock().now(),
+        "registry_synced_at": now,
     }
 
 
@@ -171,14 +178,45 @@ def _newer(seq_column):
 def _upsert(rows: list[dict]) -> None:
     if not rows:
         return
-    statement = dialect_insert(Resident).values(rows)
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(POSTGRES_UPSERT, _columns(rows))
+        return
+    statement = dialect_insert(Resident.__table__)  # compiled once per run, sent as executemany
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=["id_number_index"],
         set_={name: excluded[name] for name in FACT_COLUMNS},
         where=_newer(excluded.registry_seq),
     )
-    db.session.execute(statement)
+    db.session.execute(statement, rows)
+
+
+# PostgreSQL: the page as one array per column, unnested into a single INSERT … ON CONFLICT: one
+# statement and one round trip per page, planned once, whatever the page size.
+ARRAY_TYPES = {
+    "public_id": "text", "id_number_index": "text", "id_number_encrypted": "text", "name": "text",
+    "gender": "text", "birth_date": "date", "region_code": "text", "region_name": "text", "categories": "text",
+    "supporter_capable": "boolean", "receiving_basic_pension": "boolean", "basic_pension_paid_years": "text",
+    "registration_updated_on": "date", "deceased_on": "date", "registry_seq": "bigint",
+}  # fmt: skip
+JSON_COLUMNS = ("categories", "basic_pension_paid_years")
+_SELECTED = ", ".join(f"v.{name}::json" if name in JSON_COLUMNS else f"v.{name}" for name in ARRAY_TYPES)
+POSTGRES_UPSERT = text(
+    f"INSERT INTO residents ({', '.join(ARRAY_TYPES)}, enrolled, registry_synced_at) "
+    f"SELECT {_SELECTED}, true, CAST(:now AS timestamptz) "
+    f"FROM unnest({', '.join(f'CAST(:{name} AS {kind}[])' for name, kind in ARRAY_TYPES.items())}) "
+    f"AS v({', '.join(ARRAY_TYPES)}) "
+    "ON CONFLICT (id_number_index) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in FACT_COLUMNS)
+    + " WHERE residents.registry_seq IS NULL OR residents.registry_seq < excluded.registry_seq"
+)
+
+
+def _columns(rows: list[dict]) -> dict:
+    columns = {name: [row[name] for row in rows] for name in ARRAY_TYPES}
+    for name in JSON_COLUMNS:
+        columns[name] = [json.dumps(value) for value in columns[name]]
+    return {**columns, "now": rows[0]["registry_synced_at"]}
 
 
 def _depart(departures: list[dict]) -> None:
