@@ -4,6 +4,7 @@ one committed batch per page, idempotent, resumable after a crash."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -170,3 +171,36 @@ def test_a_sync_stops_when_another_one_moved_the_cursor(app):
         with pytest.raises(registry_sync.ConcurrentSync):
             registry_sync.apply(second)
         db.session.rollback()
+
+
+@pytest.mark.postgres_only
+def test_order_creation_completes_while_a_sync_batch_is_open(app, agency_url, monkeypatch):
+    sync(app)
+    client = app.test_client()
+    headers, me = verified(client, "ordinary_1975")
+    add_change(agency_url, WANG["id_number"], update={"deceased_on": "2027-02-20"})
+    inside, release = threading.Event(), threading.Event()
+    stored = registry_sync._store_cursor
+
+    def pause_before_the_commit(cursor, applied):
+        stored(cursor, applied)  # the page's rows are written and locked, the cursor row too
+        inside.set()
+        release.wait(30)
+
+    monkeypatch.setattr(registry_sync, "_store_cursor", pause_before_the_commit)
+    outcome: dict = {}
+    run = threading.Thread(target=lambda: outcome.update(sync(app)))
+    run.start()
+    try:
+        assert inside.wait(30)
+        placed = client.post(
+            f"/api/v1/residents/{me['resident_id']}/contributions",
+            json={"year": 2027, "tier_fen": 20000, "kind": "normal"},
+            headers={**headers, "Idempotency-Key": "during-sync"},
+        )
+        assert placed.status_code == 201, placed.get_json()
+        assert run.is_alive()
+    finally:
+        release.set()
+        run.join(30)
+    assert outcome["updated"] == 1
