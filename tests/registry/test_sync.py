@@ -15,20 +15,10 @@ from miniapp_api.core.pii import cipher
 from miniapp_api.registry import sync as registry_sync
 from models import RegistryCursor, Resident, db
 from tests.support.miniapp import verified
-from tests.support.registry import add_change, new_record, sync
+from tests.support.registry import add_change, new_record, state, sync
 
 DEMO = demo_data.DEMO_RESIDENTS
 WANG = demo_data.by_key("parent_1958")
-FACTS = (
-    Resident.id_number_index, Resident.public_id, Resident.name, Resident.birth_date, Resident.region_code,
-    Resident.categories, Resident.receiving_basic_pension, Resident.basic_pension_paid_years,
-    Resident.registration_updated_on, Resident.deceased_on, Resident.enrolled, Resident.registry_seq,
-)  # fmt: skip
-
-
-def state(app) -> list[tuple]:
-    with app.app_context():
-        return [tuple(row) for row in db.session.execute(sa.select(*FACTS).order_by(Resident.id_number_index))]
 
 
 def resident(app, id_number: str) -> Resident:

@@ -10,8 +10,10 @@ from contextlib import contextmanager
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from integrations.sandbox.app import create_sandbox_app
+from models import Resident, db
 from policy.id_number import make
 from tests.support.constants import DEFAULT_NOW
 from tests.support.live_server import serve
@@ -67,3 +69,16 @@ def new_record(born: str, sequence: int, region: str = "140105", **fields) -> di
         "deceased_on": None,
         **fields,
     }
+
+
+FACTS = (
+    Resident.id_number_index, Resident.public_id, Resident.name, Resident.birth_date, Resident.region_code,
+    Resident.categories, Resident.receiving_basic_pension, Resident.basic_pension_paid_years,
+    Resident.registration_updated_on, Resident.deceased_on, Resident.enrolled, Resident.registry_seq,
+)  # fmt: skip
+
+
+def state(app) -> list[tuple]:
+    """The registry facts of every resident row, in a stable order (to compare end states)."""
+    with app.app_context():
+        return [tuple(row) for row in db.session.execute(sa.select(*FACTS).order_by(Resident.id_number_index))]
