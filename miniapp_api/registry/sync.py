@@ -53,7 +53,6 @@ class Known:
     encrypted: str
     seq: int | None
     enrolled: bool
-    public_id: str
 
 
 def stored_cursor() -> str | None:
@@ -84,33 +83,24 @@ def batches(source: FeedSource, limit: int, dry_run: bool = False) -> Iterator[B
 
 def apply(batch: Batch) -> dict[str, int]:
     """Apply one page and store its cursor (not committed); returns the page's counts."""
-    page = batch.page
     _claim_cursor(batch.after)
-    latest = _latest_per_person(page.changes)
+    latest = _latest_per_person(batch.page.changes)
     indexes = {id_number: cipher().blind_index(id_number) for id_number in latest}
     known = _known(list(indexes.values()))
-    counts = {"changes": len(page.changes), "created": 0, "updated": 0, "departed": 0, "unchanged": 0}
+    counts = {"changes": len(batch.page.changes), "created": 0, "updated": 0, "departed": 0, "unchanged": 0}
     rows, departures, now = [], [], clock().now()
     for id_number, change in latest.items():
-        found = known.get(indexes[id_number])
+        index, found = indexes[id_number], known.get(indexes[id_number])
         outcome = _outcome(change, found)
         counts[outcome] += 1
         if outcome in ("created", "updated"):
-            rows.append(_row(change, indexes[id_number], found, now))
-        elif outcome == "departed" and found is not None:
-            departures.append({"index": indexes[id_number], "seq": change.seq, "public_id": found.public_id})
+            rows.append(_row(change, index, found, now))
+        elif outcome == "departed":
+            departures.append((index, change.seq))
     _upsert(rows)
-    _depart(departures)
-    _store_cursor(page.cursor, len(page.changes))
+    _depart(departures, now)
+    _store_cursor(batch.page.cursor, len(batch.page.changes))
     return counts
-
-
-def departed_ids(page: ChangePage) -> list[str]:
-    """The public ids of the residents this page's null records concern (for the report)."""
-    indexes = [cipher().blind_index(c.id_number) for c in page.changes if c.record is None]
-    if not indexes:
-        return []
-    return list(db.session.scalars(db.select(Resident.public_id).where(Resident.id_number_index.in_(indexes))))
 
 
 def _latest_per_person(changes: tuple[Change, ...]) -> dict[str, Change]:
@@ -128,13 +118,9 @@ def _known(indexes: list[str]) -> dict[str, Known]:
     else:
         matches = Resident.id_number_index.in_(indexes)
     query = db.select(
-        Resident.id_number_index, Resident.id_number_encrypted, Resident.registry_seq, Resident.enrolled,
-        Resident.public_id,
-    ).where(matches)  # fmt: skip
-    return {
-        index: Known(encrypted, seq, enrolled, pid)
-        for index, encrypted, seq, enrolled, pid in db.session.execute(query)
-    }
+        Resident.id_number_index, Resident.id_number_encrypted, Resident.registry_seq, Resident.enrolled
+    ).where(matches)
+    return {index: Known(encrypted, seq, enrolled) for index, encrypted, seq, enrolled in db.session.execute(query)}
 
 
 def _outcome(change: Change, found: Known | None) -> str:
@@ -219,14 +205,13 @@ def _columns(rows: list[dict]) -> dict:
     return {**columns, "now": rows[0]["registry_synced_at"]}
 
 
-def _depart(departures: list[dict]) -> None:
+def _depart(departures: list[tuple[str, int]], now: dt.datetime) -> None:
     """Null records: no longer enrolled (the rest of the row stays, for the account and the heirs)."""
-    now = clock().now()
-    for item in departures:
+    for index, seq in departures:
         db.session.execute(
             db.update(Resident)
-            .where(Resident.id_number_index == item["index"], _newer(item["seq"]))
-            .values(enrolled=False, registry_seq=item["seq"], registry_synced_at=now)
+            .where(Resident.id_number_index == index, _newer(seq))
+            .values(enrolled=False, registry_seq=seq, registry_synced_at=now)
         )
 
 
