@@ -194,3 +194,10 @@ def test_order_creation_completes_while_a_sync_batch_is_open(app, agency_url, mo
         release.set()
         run.join(30)
     assert outcome["updated"] == 1
+
+
+def test_an_unreachable_agency_fails_the_run_cleanly_and_keeps_what_was_committed(make_app, app):
+    down = make_app(AGENCY_API_BASE="http://127.0.0.1:9/agency")
+    result = down.test_cli_runner().invoke(args=["registry", "sync"])
+    assert result.exit_code == 1 and "agency" in result.output and "Traceback" not in result.output
+    assert state(app) == []
