@@ -13,6 +13,8 @@ from policy.id_number import InvalidIdNumber, mask, normalize, parse
 from .http import HttpClient
 
 REGION_CODE = re.compile(r"^\d{6}$")
+FEED_LIMIT_MAX = 1000  # §3a: `limit` is 1–1000
+FEED_LIMIT_DEFAULT = 500
 
 
 @dataclass(frozen=True, repr=False)
@@ -38,7 +40,8 @@ class RegistryRecord:
 
 
 class AgencyClient(HttpClient):
-    """`GET /v1/residents/{id_number}` client; failures and malformed records map to 503 `agency_unavailable`."""
+    """`GET /v1/residents/{id_number}` and the change feed `GET /v1/changes` (§3a); failures and malformed
+    records map to 503 `agency_unavailable`."""
 
     unavailable_code = "agency_unavailable"
     system_name = "agency registry"
@@ -57,6 +60,40 @@ class AgencyClient(HttpClient):
         if record.id_number != normalize(id_number):
             raise self.unavailable(f"registry answered for another person than {mask(id_number)}")
         return record
+
+    def changes(self, after: str | None = None, limit: int = FEED_LIMIT_DEFAULT) -> ChangePage:
+        """The page of changes after `after` (from the beginning without it); safe to repeat."""
+        if not 1 <= limit <= FEED_LIMIT_MAX:
+            raise ValueError(f"limit must be 1–{FEED_LIMIT_MAX}")
+        params: dict[str, str | int] = {"limit": limit} if after is None else {"after": after, "limit": limit}
+        response = self.request("GET", "/v1/changes", params=params)
+        if response.status_code != 200:
+            raise self.unavailable(f"HTTP {response.status_code} for the change feed")
+        try:
+            return parse_page(self.json_of(response))
+        except MalformedRecord as exc:
+            raise self.unavailable(f"malformed change feed page: {exc}") from None
+
+
+@dataclass(frozen=True, repr=False)
+class Change:
+    """One entry of the change feed: the person's whole current record, or None (no longer enrolled)."""
+
+    seq: int
+    id_number: str
+    record: RegistryRecord | None
+
+    def __repr__(self) -> str:
+        return f"Change(seq={self.seq}, id_number={mask(self.id_number)!r}, departed={self.record is None})"
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """A page of the feed; `cursor` is opaque, passed back as `after` for the next page."""
+
+    changes: tuple[Change, ...]
+    cursor: str | None
+    more: bool
 
 
 class MalformedRecord(ValueError):
@@ -81,6 +118,24 @@ def parse_record(body: dict) -> RegistryRecord:
         registration_updated_on=_date(body, "registration_updated_on", optional=True),
         deceased_on=_date(body, "deceased_on", optional=True),
     )
+
+
+def parse_page(body: dict) -> ChangePage:
+    """A ChangePage from the feed's JSON, or MalformedRecord naming the bad field."""
+    cursor = body.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise MalformedRecord("cursor")
+    changes = tuple(_change(entry) for entry in _items(body, "changes", dict))
+    return ChangePage(changes=changes, cursor=cursor, more=_field(body, "more", bool))
+
+
+def _change(entry: dict) -> Change:
+    id_number = _id_number(_field(entry, "id_number", str), "changes.id_number")
+    raw = entry.get("record")
+    record = None if raw is None else parse_record(_field(entry, "record", dict))
+    if record is not None and record.id_number != id_number:
+        raise MalformedRecord("changes.record.id_number")
+    return Change(seq=_field(entry, "seq", int), id_number=id_number, record=record)
 
 
 def _is(value: object, kind: type) -> bool:

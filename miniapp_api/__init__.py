@@ -1,7 +1,7 @@
 """The mini-program API: `create_app()` builds the Flask application from its capabilities.
 
 Each capability is a package (`identity`, `accounts`, `contributions`, `payments`, `family`,
-`certificates`, `benefits`) holding its routes, services, schemas and command-line jobs; `core`
+`certificates`, `benefits`, `registry`) holding its routes, services, schemas and command-line jobs; `core`
 holds the infrastructure they share, `devtools` the sandbox and demo commands (never in production).
 """
 
@@ -27,6 +27,7 @@ from miniapp_api.identity import routes as identity_routes
 from miniapp_api.payments import callback
 from miniapp_api.payments import cli as payments_cli
 from miniapp_api.payments import routes as payments_routes
+from miniapp_api.registry import cli as registry_cli
 from miniapp_api.screens import routes as screens_routes
 
 BLUEPRINTS = (
@@ -46,6 +47,7 @@ COMMANDS = (
     benefits_cli.interest_cli,
     benefits_cli.benefits_cli,
     identity_cli.cli,
+    registry_cli.cli,
 )
 
 

@@ -20,6 +20,7 @@ from .idempotency import IdempotencyRecord
 from .ledger import LedgerEntry
 from .order import Order
 from .payment import CallbackDelivery, RejectedDelivery, ReviewItem, SeenNonce
+from .registry import RegistryCursor
 from .resident import Resident
 from .user import BindingChange, UsedFaceResult, WeChatUser
 
@@ -28,6 +29,6 @@ __all__ = [
     "YEARLY_KINDS", "BindingCause", "ContributionKind", "EntryKind", "Funder", "LinkSide", "LinkStatus",
     "OrderStatus", "Payer", "Relation",
     "BenefitPayment", "BindingChange", "CallbackDelivery", "Certificate", "FamilyLink", "IdempotencyRecord",
-    "InterestYear", "LedgerEntry", "Order", "RejectedDelivery", "Resident", "ReviewItem", "SeenNonce", "UsedFaceResult",
-    "WeChatUser",
+    "InterestYear", "LedgerEntry", "Order", "RegistryCursor", "RejectedDelivery", "Resident", "ReviewItem",
+    "SeenNonce", "UsedFaceResult", "WeChatUser",
 ]  # fmt: skip

@@ -52,11 +52,16 @@ class UtcDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
+def dialect_insert(model):
+    """An INSERT in the session database's dialect, which has `on_conflict_do_nothing/_do_update`."""
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
+
+
 def insert_skipping_conflicts(model, index_elements: list[str] | None, index_where=None):
     """`INSERT … ON CONFLICT (index) DO NOTHING` in the session database's dialect: inserting what a
     unique index already holds is a no-op instead of an error that would end the transaction."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).on_conflict_do_nothing(index_elements=index_elements, index_where=index_where)
+    return dialect_insert(model).on_conflict_do_nothing(index_elements=index_elements, index_where=index_where)
 
 
 def insert_rows_skipping_conflicts(

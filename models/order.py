@@ -12,7 +12,7 @@ from .base import Model, UtcDateTime
 from .enums import YEARLY_KINDS, ContributionKind, OrderStatus, Payer, sql_list
 from .resident import Resident
 
-_LIVE_YEARLY = f"status IN ({sql_list(OrderStatus.live())}) AND kind IN ({sql_list(YEARLY_KINDS)})"
+LIVE_YEARLY = f"status IN ({sql_list(OrderStatus.live())}) AND kind IN ({sql_list(YEARLY_KINDS)})"
 
 
 class Order(Model):
@@ -23,6 +23,8 @@ class Order(Model):
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
     year: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
+    # Which of the year's allowed payments this is (1..payments_per_year for normal orders, else 1).
+    slot: Mapped[int] = mapped_column(default=1, server_default="1")
     tier_fen: Mapped[int] = mapped_column(BigInteger)
     years: Mapped[int] = mapped_column(default=1)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
@@ -47,16 +49,19 @@ class Order(Model):
         CheckConstraint(f"status IN ({sql_list(OrderStatus)})", name="status"),
         CheckConstraint(f"payer IN ({sql_list(Payer)})", name="payer"),
         CheckConstraint("amount_fen > 0 AND tier_fen > 0 AND subsidy_fen >= 0", name="amounts"),
-        # At most one live (pending or paid) order per resident, year and kind: two phones pressing
-        # "pay" at once cannot both succeed. Lump sums and sponsorships are not yearly, so excluded.
+        CheckConstraint("slot >= 1", name="slot"),
+        # At most one live (pending or paid) order per resident, year, kind and slot: two phones pressing
+        # "pay" at once cannot both succeed, and a standard with n payments a year has n slots for normal
+        # orders (R5). Lump sums and sponsorships are not yearly, so excluded.
         Index(
             "uq_orders_live_year",
             "resident_id",
             "year",
             "kind",
+            "slot",
             unique=True,
-            sqlite_where=text(_LIVE_YEARLY),
-            postgresql_where=text(_LIVE_YEARLY),
+            sqlite_where=text(LIVE_YEARLY),
+            postgresql_where=text(LIVE_YEARLY),
         ),
         Index("ix_orders_status_created", "status", "created_at"),
     )

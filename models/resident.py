@@ -1,11 +1,12 @@
-"""A resident enrolled in the scheme, with the registry facts the rules need (refreshed on each visit)."""
+"""A resident the agency registry knows, with the registry facts the rules need: brought by the change
+feed (`registry sync`, INTEGRATIONS.md §3a) and refreshed on each visit."""
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Model, UtcDateTime
@@ -31,7 +32,14 @@ class Resident(Model):
     categories: Mapped[list] = mapped_column(JSON, default=list)
     supporter_capable: Mapped[bool] = mapped_column(default=True)
     receiving_basic_pension: Mapped[bool] = mapped_column(default=False)
+    basic_pension_paid_years: Mapped[list] = mapped_column(JSON, default=list)
+    registration_updated_on: Mapped[dt.date | None]
     deceased_on: Mapped[dt.date | None]
+    # False once the feed says the person is no longer enrolled in the province (record null):
+    # contributions stop. A later record in the feed enrols them again.
+    enrolled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The feed's seq of the last change applied to this row: an older change never overwrites a newer one.
+    registry_seq: Mapped[int | None] = mapped_column(BigInteger)
     # Set by the first `benefits run` that finds the resident eligible (R11): the first month paid
     # and the account pension fixed then (balance ÷ 120, rounded down), paid for life.
     benefit_started_on: Mapped[dt.date | None]

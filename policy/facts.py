@@ -30,6 +30,7 @@ class ResidentFacts:
     supporter_capable: bool = True
     registration_updated_on: dt.date | None = None
     deceased_on: dt.date | None = None
+    enrolled: bool = True  # False once the change feed says the person left the province (record null)
 
     def __post_init__(self) -> None:
         _freeze(self)

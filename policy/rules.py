@@ -3,7 +3,8 @@
 Every check returns a `Decision`; refusals carry the API error `code` (API.md, Contributions) and,
 for `not_allowed`, a `reason`. Checks run in one fixed order and the first refusal wins: request
 validation (tier, lump-sum years), deceased, window, registration corrected today, year, age,
-hardship, basic pension paid, already paid, pending order, back-payment cap.
+hardship, basic pension paid, already paid, pending order, back-payment cap (deceased and left the
+province come right after the request validation).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Code(StrEnum):
     BACK_PAYMENT_LIMIT = "back_payment_limit"
     NOT_ALLOWED = "not_allowed"
     DECEASED = "deceased"
+    LEFT_PROVINCE = "left_province"  # the change feed says the person is no longer enrolled in Shanxi
 
 
 class Reason(StrEnum):
@@ -91,6 +93,10 @@ def _tier(standard: Standard, tier_fen: int) -> Decision | None:
 
 def _alive(facts: ResidentFacts) -> Decision | None:
     return _refuse(Code.DECEASED) if facts.deceased_on is not None else None
+
+
+def _enrolled(facts: ResidentFacts) -> Decision | None:
+    return None if facts.enrolled else _refuse(Code.LEFT_PROVINCE)
 
 
 def _window(standard: Standard, now: dt.datetime) -> Decision | None:
@@ -185,6 +191,7 @@ def normal_status(
     return (
         _first(
             _alive(facts),
+            _enrolled(facts),
             _window(standard, now),
             _registration(facts, today),
             _current_year(standard, year, today),
@@ -232,6 +239,7 @@ def check_back_payment(
     return _first(
         _tier(standard, tier_fen),
         _alive(facts),
+        _enrolled(facts),
         _window(standard, now),
         _registration(facts, today),
         _back_year(standard, facts, history, year, today),
@@ -258,15 +266,24 @@ def _lump_sum(standard: Standard, facts: ResidentFacts, history: ContributionHis
 
 
 def check_lump_sum(
-    standard: Standard, facts: ResidentFacts, history: ContributionHistory, years: int, tier_fen: int, now: dt.datetime
+    standard: Standard,
+    facts: ResidentFacts,
+    history: ContributionHistory,
+    year: int,
+    years: int,
+    tier_fen: int,
+    now: dt.datetime,
 ) -> Decision:
-    """The one lump-sum back-payment (R6): tier × years, no subsidy, within the back-payment cap."""
+    """The one lump-sum back-payment (R6): tier × years, no subsidy, within the back-payment cap, recorded
+    for the year it is paid in (`year` must be the current one)."""
     today = local_date(standard, now)
     return _first(
         _tier(standard, tier_fen),
         _alive(facts),
+        _enrolled(facts),
         _window(standard, now),
         _registration(facts, today),
+        _current_year(standard, year, today),
         _lump_sum(standard, facts, history, years),
         _back_cap(standard, history, years),
     ) or Decision(True, quote=Quote(ContributionKind.LUMP_SUM, tier_fen * years, years=years))
@@ -286,6 +303,7 @@ def check_proxy(
     tier = standard.proxy_tier_fen
     return _first(
         _alive(facts),
+        _enrolled(facts),
         _window(standard, now),
         _current_year(standard, year, today),
         _age(standard, facts, year),
@@ -312,6 +330,8 @@ class ContributionOptions:
     back_payment: BackPaymentOption
     lump_sum_max_years: int  # 0 when no lump sum may be made
     paid_by_government: bool
+    payments_per_year: int  # normal payments the standard allows a year (R5)
+    normal_payments_left: int  # of those, how many this year still has (paid and pending ones count)
 
 
 def remaining_back_years(standard: Standard, history: ContributionHistory) -> int:
@@ -322,7 +342,7 @@ def back_payment_years(
     standard: Standard, facts: ResidentFacts, history: ContributionHistory, today: dt.date
 ) -> tuple[int, ...]:
     """Past years the resident may back-pay (ignoring the window), empty once the cap is reached."""
-    if facts.deceased_on is not None or remaining_back_years(standard, history) == 0:
+    if facts.deceased_on is not None or not facts.enrolled or remaining_back_years(standard, history) == 0:
         return ()
     years = range(standard.scheme_start.year, today.year)
     return tuple(y for y in years if _back_year(standard, facts, history, y, today) is None)
@@ -334,7 +354,7 @@ def contribution_options(
     """Everything `GET /contribution-options` shows, for the current year."""
     today = local_date(standard, now)
     remaining = remaining_back_years(standard, history)
-    lump_open = _lump_sum(standard, facts, history, 1) is None and facts.deceased_on is None
+    lump_open = _lump_sum(standard, facts, history, 1) is None and _alive(facts) is None and facts.enrolled
     return ContributionOptions(
         year=today.year,
         window=window_state(standard, now),
@@ -343,4 +363,14 @@ def contribution_options(
         back_payment=BackPaymentOption(back_payment_years(standard, facts, history, today), remaining),
         lump_sum_max_years=min(standard.lump_sum_max_years, remaining) if lump_open else 0,
         paid_by_government=is_hardship(standard, facts) or today.year in history.proxy_years,
+        payments_per_year=standard.payments_per_year,
+        normal_payments_left=normal_payments_left(standard, history, today.year),
     )
+
+
+def normal_payments_left(standard: Standard, history: ContributionHistory, year: int) -> int:
+    """R5: normal payments still possible in `year` (0 once a back-payment or proxy payment covers it)."""
+    if year in history.back_paid_years | history.proxy_years:
+        return 0
+    pending = 1 if year in history.normal_pending_years else 0
+    return max(0, standard.payments_per_year - history.normal_paid.count(year) - pending)

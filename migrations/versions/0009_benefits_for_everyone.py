@@ -1,7 +1,7 @@
 """benefits for everyone: payment parts and arrears, recovery entries, later inheritances, interest years
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 00:45:00
 
 """
@@ -12,7 +12,7 @@ import models.base  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

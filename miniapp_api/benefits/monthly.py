@@ -59,6 +59,9 @@ SNAPSHOT = (  # the residents columns a run reads (rulebook.facts_from_snapshot 
     "categories",
     "supporter_capable",
     "deceased_on",
+    "basic_pension_paid_years",
+    "registration_updated_on",
+    "enrolled",
     "benefit_started_on",
     "benefit_account_pension_fen",
 )

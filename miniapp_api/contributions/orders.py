@@ -8,9 +8,10 @@ import secrets
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from miniapp_api.core import rulebook
 from miniapp_api.core.clock import SHANGHAI, clock
 from miniapp_api.core.errors import ApiError
-from models import Order, OrderStatus, Payer, Resident, db
+from models import ContributionKind, Order, OrderStatus, Payer, Resident, db
 from policy import rules
 
 ORDER_LIFETIME = dt.timedelta(minutes=30)
@@ -50,6 +51,7 @@ def new_order(
         created_at=now,
         expires_at=now + lifetime,
     )
+    order.slot = free_slot(resident, year, quote.kind)
     db.session.add(order)
     try:
         db.session.flush()
@@ -57,6 +59,21 @@ def new_order(
         db.session.rollback()
         raise ApiError(409, "order_pending", ORDER_PENDING) from None
     return order
+
+
+def free_slot(resident: Resident, year: int, kind: str) -> int:
+    """The lowest of the year's slots (1..payments_per_year for normal orders, else 1) no live order holds;
+    chosen under the resident's lock. When all are taken, the last: the live-order index refuses it."""
+    slots = rulebook.standard().payments_per_year if kind == ContributionKind.NORMAL else 1
+    taken = set(
+        db.session.scalars(
+            db.select(Order.slot).where(
+                Order.resident_id == resident.id, Order.year == year, Order.kind == kind,
+                Order.status.in_(OrderStatus.live()),
+            )
+        )
+    )  # fmt: skip
+    return next((slot for slot in range(1, slots + 1) if slot not in taken), slots)
 
 
 def lock(resident: Resident) -> None:

@@ -83,3 +83,5 @@ class ContributionOptionsSchema(Schema):
     back_payment = fields.Nested(BackPaymentOptionSchema)
     lump_sum_max_years = Int()
     paid_by_government = fields.Boolean()
+    payments_per_year = Int(metadata={"description": "normal payments the standard allows a year (R5)"})
+    normal_payments_left = Int(metadata={"description": "normal payments this year still allows"})

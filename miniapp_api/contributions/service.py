@@ -114,7 +114,7 @@ def registry_record(resident: Resident) -> RegistryRecord:
     """The registry's current record (fresh facts for R2); a resident gone from it may not pay."""
     record = clients.agency().resident(residents.id_number_of(resident))
     if record is None:
-        raise ApiError(409, "not_allowed", "The registry no longer lists this resident.", reason="not_enrolled")
+        raise ApiError(409, "left_province", "The registry no longer lists this resident.")
     return record
 
 
@@ -127,7 +127,7 @@ def decide(standard: Standard, facts: ResidentFacts, resident: Resident, request
     elif kind == ContributionKind.BACK_PAYMENT:
         decision = rules.check_back_payment(standard, facts, history, year, tier, now)
     else:
-        decision = rules.check_lump_sum(standard, facts, history, request.get("years", 1), tier, now)
+        decision = rules.check_lump_sum(standard, facts, history, year, request.get("years", 1), tier, now)
     if not decision.allowed or decision.quote is None:
         raise refusal(decision)
     return decision.quote

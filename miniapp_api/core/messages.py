@@ -55,6 +55,8 @@ MESSAGES: dict[str, str] = {
     "registration_updated_today": "您的登记信息今天刚更新过，请明天再来缴费。",
     "back_payment_limit": "补缴的年数超过了规定，请减少补缴的年数。",
     "not_allowed": "按照规定，现在不能办理这笔缴费。有疑问请到村（社区）或当地社保经办机构咨询。",
+    "left_province": "社保系统显示参保人已经不在山西参加城乡居民基本养老保险，不能再缴费。"
+    "如有疑问，请到当地社保经办机构咨询。",
     "deceased": "参保人已经去世，不能再缴费。家属办理相关手续，请到当地社保经办机构咨询。",
     "idempotency_key_required": "这次提交缺少必要的信息，请更新小程序后再试。",
     "idempotency_key_reused": "这次提交和之前的一次对不上，请返回重新提交。",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import current_app
 from sqlalchemy import Row
 
@@ -40,23 +42,40 @@ def facts_from_registry(record: RegistryRecord) -> ResidentFacts:
 
 
 def facts_from_snapshot(resident: Resident | Row) -> ResidentFacts:
-    """The facts kept from the registry (a Resident, or a row of its columns as batch jobs read them)."""
+    """The facts stored from the change feed or the last registry visit (a Resident, or a row of its
+    columns as batch jobs read them; a resident's own payment asks the registry afresh)."""
     return ResidentFacts(
         birth_date=resident.birth_date,
         region_code=resident.region_code,
+        basic_pension_paid_years=frozenset(resident.basic_pension_paid_years or ()),
         receiving_basic_pension=resident.receiving_basic_pension,
         categories=frozenset(resident.categories),
         supporter_capable=resident.supporter_capable,
+        registration_updated_on=resident.registration_updated_on,
         deceased_on=resident.deceased_on,
+        enrolled=resident.enrolled,
     )
 
 
 def history(resident: Resident) -> ContributionHistory:
     """Paid and still-pending orders, in one query."""
-    now = clock().now()
-    orders = db.session.scalars(
-        db.select(Order).where(Order.resident_id == resident.id, Order.status.in_(OrderStatus.live()))
+    return histories([resident.id])[resident.id]
+
+
+def histories(resident_ids: list[int]) -> dict[int, ContributionHistory]:
+    """Each resident's history, for a whole batch of residents in one query."""
+    live = db.session.scalars(
+        db.select(Order).where(Order.resident_id.in_(resident_ids), Order.status.in_(OrderStatus.live()))
     ).all()
+    by_resident: dict[int, list[Order]] = {resident_id: [] for resident_id in resident_ids}
+    for order in live:
+        by_resident[order.resident_id].append(order)
+    now = clock().now()
+    return {resident_id: history_of(orders, now) for resident_id, orders in by_resident.items()}
+
+
+def history_of(orders: list[Order], now: dt.datetime) -> ContributionHistory:
+    """A resident's history from their live (pending or paid) orders."""
     paid = [o for o in orders if o.status == OrderStatus.PAID]
     pending = [o for o in orders if o.status == OrderStatus.PENDING and o.expires_at > now]
     kind = ContributionKind

@@ -46,7 +46,10 @@ def _refresh(resident: Resident, record: RegistryRecord) -> None:
     resident.categories = sorted(record.categories)
     resident.supporter_capable = record.supporter_capable
     resident.receiving_basic_pension = record.receiving
+    resident.basic_pension_paid_years = sorted(record.paid_years)
+    resident.registration_updated_on = record.registration_updated_on
     resident.deceased_on = record.deceased_on
+    resident.enrolled = True  # the registry answered with a record
     resident.registry_synced_at = clock().now()
 
 

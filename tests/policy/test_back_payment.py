@@ -150,7 +150,7 @@ def test_back_payment_years(shanxi, facts, past, years):
     ],
 )
 def test_lump_sum_refusals(shanxi, facts, past, years, code, reason):
-    decision = check_lump_sum(shanxi, resident(**facts), history(**past), years, 100000, NOW)
+    decision = check_lump_sum(shanxi, resident(**facts), history(**past), NOW.year, years, 100000, NOW)
     assert (decision.allowed, decision.code, decision.reason) == (False, code, reason)
 
 
@@ -165,13 +165,23 @@ def test_lump_sum_refusals(shanxi, facts, past, years, code, reason):
     ids=["15-years", "1-year", "65-on-scheme-start-day", "14-back-paid-plus-1-reaches-15"],
 )
 def test_lump_sum_allowed(shanxi, facts, past, years, amount):
-    decision = check_lump_sum(shanxi, resident(**facts), history(**past), years, 100000, NOW)
+    decision = check_lump_sum(shanxi, resident(**facts), history(**past), NOW.year, years, 100000, NOW)
     assert decision.allowed and decision.quote == Quote("lump_sum", amount, 0, 0, years=years)
 
 
 def test_lump_sum_window_applies(shanxi):
-    decision = check_lump_sum(shanxi, resident(**OLD), history(), 5, 100000, at("2027-09-01T00:00:00+08:00"))
+    decision = check_lump_sum(shanxi, resident(**OLD), history(), 2027, 5, 100000, at("2027-09-01T00:00:00+08:00"))
     assert (decision.code, decision.opens_at) == ("window_closed", at("2028-01-01T00:00:00+08:00"))
+
+
+@pytest.mark.parametrize(
+    "year, reason",
+    [(2000, "year_before_scheme"), (2021, "not_current_year"), (2026, "not_current_year"), (2028, "future_year")],
+)
+def test_a_lump_sum_is_recorded_for_the_current_year_only(shanxi, year, reason):
+    decision = check_lump_sum(shanxi, resident(**OLD), history(), year, 5, 100000, NOW)
+    assert (decision.allowed, decision.code, decision.reason) == (False, "not_allowed", reason)
+    assert check_lump_sum(shanxi, resident(**OLD), history(), NOW.year, 5, 100000, NOW).allowed
 
 
 @pytest.mark.parametrize("category", ["dibao", "tekun", "severe_disability"])

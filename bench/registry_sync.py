@@ -1,0 +1,271 @@
+"""Benchmark: `registry sync` applying 1,000,000 change-feed records on PostgreSQL, with its floor.
+
+    .venv/bin/python bench/registry_sync.py [--records 1000000] [--page 1000] [--postgres-url URL] [--keep]
+
+The feed is an in-process fake (`SyntheticFeed`): it hands `registry sync` the parsed pages the agency
+client would (`integrations.agency.ChangePage` of `RegistryRecord`s, 1000 per page, §3a's maximum),
+generated on the fly, so no HTTP and no JSON parsing are timed (the client's parse is measured apart,
+per record). The sync runs exactly as the command does: `registry.sync.batches` + `sync.apply` through
+`core.batches.each_batch`, one committed transaction per page.
+
+Three timed runs on a fresh database:
+1. full load: N people new to the backend (each ID number encrypted, blind index, upsert);
+2. update pass: a newer change for each of the same N people (categories, paid years): found by blind
+   index, not re-encrypted;
+3. floor: the same N rows, built the same way (encryption and blind index included), COPY'd into an
+   empty copy of the residents table (`LIKE residents INCLUDING ALL`: same indexes), one transaction
+   per 1000 rows: what the full load could at best be.
+Each prints records/s and the peak RSS of the process so far (`ru_maxrss`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import logging
+import os
+import resource
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import flask_migrate  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from integrations.agency import Change, ChangePage, RegistryRecord, parse_record  # noqa: E402
+from miniapp_api import create_app  # noqa: E402
+from miniapp_api.core import batches, devkeys  # noqa: E402
+from miniapp_api.core.config import database_uri  # noqa: E402
+from miniapp_api.core.pii import cipher  # noqa: E402
+from miniapp_api.registry import sync  # noqa: E402
+from models import db  # noqa: E402
+from policy import id_number  # noqa: E402
+
+NOW = "2027-03-02T10:00:00+08:00"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/pension_h13_bench"
+BIRTH_DAYS = 20000  # born from 1950-01-01 over 20000 days
+REGIONS = (
+    ("140105", "太原市小店区"),
+    ("140121", "太原市清徐县"),
+    ("140213", "大同市平城区"),
+    ("140802", "运城市盐湖区"),
+)
+NAMES = ("王建国", "李秀英", "张伟", "刘桂兰", "陈志强", "杨丽", "赵国华", "郝玉梅")
+CATEGORIES = ((), ("dibao",), (), ("low_income",), (), ("tekun",), (), ())
+
+
+def person_id(i: int) -> str:
+    birth = dt.date(1950, 1, 1) + dt.timedelta(days=i % BIRTH_DAYS)
+    region = REGIONS[i % len(REGIONS)][0]
+    return id_number.make(region, birth, i // BIRTH_DAYS)
+
+
+_TEMPLATES: dict[tuple[int, int], RegistryRecord] = {}
+
+
+def record(i: int, number: str, revision: int) -> RegistryRecord:
+    """The i-th person's record: a cached template (every field but the ID number repeats every
+    BIRTH_DAYS people) with the ID number set, so that making the feed costs little."""
+    key = (i % BIRTH_DAYS, revision)
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = make_record(i, number, revision)
+    found = copy.copy(_TEMPLATES[key])
+    object.__setattr__(found, "id_number", number)
+    return found
+
+
+def make_record(i: int, number: str, revision: int) -> RegistryRecord:
+    birth = dt.date(1950, 1, 1) + dt.timedelta(days=i % BIRTH_DAYS)
+    region, region_name = REGIONS[i % len(REGIONS)]
+    return RegistryRecord(
+        id_number=number,
+        name=NAMES[i % len(NAMES)],
+        gender="M" if (i // BIRTH_DAYS) % 2 else "F",
+        birth_date=birth,
+        region_code=region,
+        region_name=region_name,
+        paid_years=frozenset(range(2019, 2026 + revision)),
+        receiving=birth.year < 1962,
+        categories=frozenset(CATEGORIES[(i + revision) % len(CATEGORIES)]),
+        supporter_capable=True,
+        supporters=(),
+        registration_updated_on=dt.date(2026, 12, 1) + dt.timedelta(days=revision),
+        deceased_on=None,
+    )
+
+
+class SyntheticFeed:
+    """§3a pages over `numbers`, seq continuing from `first_seq`; record revision `revision`."""
+
+    def __init__(self, numbers: list[str], revision: int, first_seq: int):
+        self.numbers, self.revision, self.first_seq = numbers, revision, first_seq
+
+    def changes(self, after: str | None = None, limit: int = 500) -> ChangePage:
+        start = 0 if after is None else int(after) - self.first_seq + 1
+        stop = min(start + limit, len(self.numbers))
+        changes = tuple(
+            Change(self.first_seq + i, self.numbers[i], record(i, self.numbers[i], self.revision))
+            for i in range(start, stop)
+        )
+        cursor = str(self.first_seq + stop - 1) if changes else after
+        return ChangePage(changes, cursor, stop < len(self.numbers))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(label: str, records: int, seconds: float) -> float:
+    rate = records / seconds
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"{label}: {records} records in {seconds:.1f} s = {rate:,.0f} records/s; "
+          f"peak RSS so far {peak_rss_mb():.0f} MB; load average {load}", flush=True)  # fmt: skip
+    return rate
+
+
+def run_sync(app, feed: SyntheticFeed, page: int) -> batches.Summary:
+    with app.app_context():
+        summary = batches.Summary("registry sync")
+        for _ in batches.each_batch(summary, sync.batches(feed, page), sync.apply):
+            pass
+        return summary
+
+
+def floor(app, numbers: list[str], page: int) -> None:
+    """Build the same rows (encrypted, indexed) and COPY them into an empty twin of the residents table."""
+    with app.app_context():
+        db.session.execute(sa.text("DROP TABLE IF EXISTS floor_residents"))
+        db.session.execute(sa.text("CREATE TABLE floor_residents (LIKE residents INCLUDING ALL)"))
+        db.session.commit()
+        feed = SyntheticFeed(numbers, 0, 1)
+        after = None
+        while True:
+            changes = feed.changes(after, page)
+            rows = [floor_row(change) for change in changes.changes]
+            copy_rows(rows)
+            if not changes.more:
+                break
+            after = changes.cursor
+
+
+def floor_row(change: Change) -> tuple:
+    r = change.record
+    assert r is not None
+    return (
+        "r_" + secrets.token_urlsafe(12), cipher().encrypt(change.id_number), cipher().blind_index(change.id_number),
+        r.name, r.gender, r.birth_date, r.region_code, r.region_name, json.dumps(sorted(r.categories)),
+        r.supporter_capable, r.receiving, json.dumps(sorted(r.paid_years)), r.registration_updated_on,
+        r.deceased_on, True, change.seq, dt.datetime.now(dt.timezone.utc),
+    )  # fmt: skip
+
+
+FLOOR_COLUMNS = (
+    "public_id, id_number_encrypted, id_number_index, name, gender, birth_date, region_code, region_name, categories, "
+    "supporter_capable, receiving_basic_pension, basic_pension_paid_years, registration_updated_on, deceased_on, "
+    "enrolled, registry_seq, registry_synced_at"
+)
+
+
+def copy_rows(rows: list[tuple]) -> None:
+    connection = db.session.connection().connection.driver_connection
+    with connection.cursor() as cursor, cursor.copy(f"COPY floor_residents ({FLOOR_COLUMNS}) FROM STDIN") as out:
+        for row in rows:
+            out.write_row(row)
+    db.session.commit()
+
+
+def parse_cost_us(numbers: list[str], samples: int = 20000) -> float:
+    """What the agency client adds per record: parsing the §3 JSON (json.loads included)."""
+    bodies = [
+        json.dumps({
+            "id_number": n, "name": "王建国", "gender": "M", "birth_date": "1958-09-12", "region_code": "140105",
+            "region_name": "太原市小店区", "basic_pension": {"paid_years": [2019, 2020, 2021], "receiving": False},
+            "categories": ["dibao"], "supporter_capable": True, "supporters": [], "registration_updated_on": None,
+            "deceased_on": None,
+        })
+        for n in numbers[:samples]
+    ]  # fmt: skip
+    started = time.perf_counter()
+    for body in bodies:
+        parse_record(json.loads(body))
+    return (time.perf_counter() - started) / len(bodies) * 1e6
+
+
+@contextmanager
+def database(postgres_url: str, keep: bool):
+    maintenance = sa.create_engine(
+        database_uri(postgres_url.rsplit("/", 1)[0] + "/postgres"), isolation_level="AUTOCOMMIT"
+    )
+    name = postgres_url.rsplit("/", 1)[1]
+    with maintenance.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield postgres_url
+    finally:
+        if not keep:
+            with maintenance.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        maintenance.dispose()
+
+
+def build_app(url: str, keys: dict):
+    app = create_app({"APP_ENV": "testing", "DATABASE_URL": url, "APP_NOW": NOW, **keys})
+    logging.getLogger().setLevel(logging.WARNING)
+    with app.app_context():
+        flask_migrate.upgrade()
+    return app
+
+
+def count_residents(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.text("SELECT count(*) FROM residents"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--page", type=int, default=1000, help="changes per feed page (1–1000)")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="database to drop, create, fill, drop")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="bench_registry_"))
+    try:
+        keys = {name: make(folder) for name, make in devkeys.GENERATORS.items()}
+        with database(args.postgres_url, args.keep) as url:
+            app = build_app(url, keys)
+            started = time.perf_counter()
+            numbers = [person_id(i) for i in range(args.records)]
+            print(f"{args.records} ID numbers made in {time.perf_counter() - started:.1f} s (not timed below)")
+            with app.app_context():
+                print(f"agency client parse: {parse_cost_us(numbers):.1f} µs per record (not in the runs below)")
+            n = args.records
+            started = time.perf_counter()
+            summary = run_sync(app, SyntheticFeed(numbers, 0, 1), args.page)
+            full = report("1. full load (all new)", n, time.perf_counter() - started)
+            assert summary["created"] == n == count_residents(app), summary.as_dict()
+            started = time.perf_counter()
+            summary = run_sync(app, SyntheticFeed(numbers, 1, n + 1), args.page)
+            report("2. update pass (all known)", n, time.perf_counter() - started)
+            assert summary["updated"] == n, summary.as_dict()
+            started = time.perf_counter()
+            floor(app, numbers, args.page)
+            bare = report("3. floor: build + COPY", n, time.perf_counter() - started)
+            print(f"full load / floor: {full / bare:.2f}")
+            with app.app_context():
+                db.engine.dispose()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

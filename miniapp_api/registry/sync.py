@@ -1,0 +1,232 @@
+"""`registry sync`: apply the agency's change feed (INTEGRATIONS.md §3a) from the stored cursor.
+
+One feed page is one batch and one transaction: its residents are upserted set-based (one
+`INSERT … ON CONFLICT (id_number_index) DO UPDATE` for the page) and the page's cursor is stored in the
+same transaction, so a crash loses at most the page in flight and a rerun continues from the last
+committed one. Applying a change is idempotent: each row keeps the seq of the change it holds and
+only a later seq overwrites it (the `WHERE` of the upsert), so re-reading a page changes nothing.
+
+Only ID numbers new to the backend are encrypted (Fernet costs CPU per row); known residents are found
+by their blind index and keep their row, their public id and their WeChat binding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import String, any_, bindparam, or_, text
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from integrations.agency import Change, ChangePage, RegistryRecord
+from miniapp_api.core.clock import clock
+from miniapp_api.core.pii import cipher
+from models import RegistryCursor, Resident, db
+from models.base import dialect_insert
+from models.resident import new_public_id
+
+FEED = "agency"
+FACT_COLUMNS = (
+    "name", "gender", "birth_date", "region_code", "region_name", "categories", "supporter_capable",
+    "receiving_basic_pension", "basic_pension_paid_years", "registration_updated_on", "deceased_on",
+    "enrolled", "registry_seq", "registry_synced_at",
+)  # fmt: skip
+
+
+class FeedSource(Protocol):
+    """What the sync reads: the agency client (integrations/agency.py) or a local stand-in."""
+
+    def changes(self, after: str | None = None, limit: int = ...) -> ChangePage: ...
+
+
+class ConcurrentSync(RuntimeError):
+    """Another `registry sync` moved the stored cursor while this one ran."""
+
+
+@dataclass(frozen=True)
+class Known:
+    """A resident row already holding this person (found by blind index)."""
+
+    encrypted: str
+    seq: int | None
+    enrolled: bool
+
+
+def stored_cursor() -> str | None:
+    row = db.session.get(RegistryCursor, FEED)
+    return None if row is None else row.cursor
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A feed page and the cursor it was read after (what the stored cursor must still be)."""
+
+    after: str | None
+    page: ChangePage
+
+
+def batches(source: FeedSource, limit: int, dry_run: bool = False) -> Iterator[Batch]:
+    """The feed's pages from the stored cursor; each is fetched once the previous batch is committed.
+    A dry run reads on from its own position while the stored cursor stays where it was."""
+    start = after = stored_cursor()
+    db.session.commit()  # no transaction stays open while waiting for the agency
+    while True:
+        page = source.changes(after, limit)
+        yield Batch(start if dry_run else after, page)
+        if not page.more or not page.changes:
+            return
+        after = page.cursor
+
+
+def apply(batch: Batch) -> dict[str, int]:
+    """Apply one page and store its cursor (not committed); returns the page's counts."""
+    _claim_cursor(batch.after)
+    latest = _latest_per_person(batch.page.changes)
+    indexes = {id_number: cipher().blind_index(id_number) for id_number in latest}
+    known = _known(list(indexes.values()))
+    counts = {"changes": len(batch.page.changes), "created": 0, "updated": 0, "departed": 0, "unchanged": 0}
+    rows, departures, now = [], [], clock().now()
+    for id_number, change in latest.items():
+        index, found = indexes[id_number], known.get(indexes[id_number])
+        outcome = _outcome(change, found)
+        counts[outcome] += 1
+        if outcome in ("created", "updated"):
+            rows.append(_row(change, index, found, now))
+        elif outcome == "departed":
+            departures.append((index, change.seq))
+    _upsert(rows)
+    _depart(departures, now)
+    _store_cursor(batch.page.cursor, len(batch.page.changes))
+    return counts
+
+
+def _latest_per_person(changes: tuple[Change, ...]) -> dict[str, Change]:
+    """A later seq supersedes an earlier one for the same person (§3a)."""
+    latest: dict[str, Change] = {}
+    for change in changes:
+        if change.id_number not in latest or latest[change.id_number].seq < change.seq:
+            latest[change.id_number] = change
+    return latest
+
+
+def _known(indexes: list[str]) -> dict[str, Known]:
+    if db.session.get_bind().dialect.name == "postgresql":  # one array parameter, not a thousand
+        matches = Resident.id_number_index == any_(bindparam("indexes", indexes, type_=ARRAY(String)))
+    else:
+        matches = Resident.id_number_index.in_(indexes)
+    query = db.select(
+        Resident.id_number_index, Resident.id_number_encrypted, Resident.registry_seq, Resident.enrolled
+    ).where(matches)
+    return {index: Known(encrypted, seq, enrolled) for index, encrypted, seq, enrolled in db.session.execute(query)}
+
+
+def _outcome(change: Change, found: Known | None) -> str:
+    """What applying the change does: created, updated, departed, or unchanged (stale or nobody to mark)."""
+    if found is not None and found.seq is not None and found.seq >= change.seq:
+        return "unchanged"
+    if change.record is None:
+        return "departed" if found is not None and found.enrolled else "unchanged"
+    return "created" if found is None else "updated"
+
+
+def _row(change: Change, index: str, found: Known | None, now: dt.datetime) -> dict:
+    record: RegistryRecord = change.record  # type: ignore[assignment]
+    return {
+        "public_id": new_public_id(),
+        "id_number_index": index,
+        # A known resident keeps their ciphertext (the upsert leaves it alone); only new ones are encrypted.
+        "id_number_encrypted": found.encrypted if found is not None else cipher().encrypt(change.id_number),
+        "name": record.name,
+        "gender": record.gender,
+        "birth_date": record.birth_date,
+        "region_code": record.region_code,
+        "region_name": record.region_name,
+        "categories": sorted(record.categories),
+        "supporter_capable": record.supporter_capable,
+        "receiving_basic_pension": record.receiving,
+        "basic_pension_paid_years": sorted(record.paid_years),
+        "registration_updated_on": record.registration_updated_on,
+        "deceased_on": record.deceased_on,
+        "enrolled": True,
+        "registry_seq": change.seq,
+        "registry_synced_at": now,
+    }
+
+
+def _newer(seq_column):
+    """The database-side guard: only a later change overwrites a row."""
+    return or_(Resident.registry_seq.is_(None), Resident.registry_seq < seq_column)
+
+
+def _upsert(rows: list[dict]) -> None:
+    if not rows:
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(POSTGRES_UPSERT, _columns(rows))
+        return
+    statement = dialect_insert(Resident.__table__)  # compiled once per run, sent as executemany
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["id_number_index"],
+        set_={name: excluded[name] for name in FACT_COLUMNS},
+        where=_newer(excluded.registry_seq),
+    )
+    db.session.execute(statement, rows)
+
+
+# PostgreSQL: the page as one array per column, unnested into a single INSERT … ON CONFLICT: one
+# statement and one round trip per page, planned once, whatever the page size.
+ARRAY_TYPES = {
+    "public_id": "text", "id_number_index": "text", "id_number_encrypted": "text", "name": "text",
+    "gender": "text", "birth_date": "date", "region_code": "text", "region_name": "text", "categories": "text",
+    "supporter_capable": "boolean", "receiving_basic_pension": "boolean", "basic_pension_paid_years": "text",
+    "registration_updated_on": "date", "deceased_on": "date", "registry_seq": "bigint",
+}  # fmt: skip
+JSON_COLUMNS = ("categories", "basic_pension_paid_years")
+_SELECTED = ", ".join(f"v.{name}::json" if name in JSON_COLUMNS else f"v.{name}" for name in ARRAY_TYPES)
+POSTGRES_UPSERT = text(
+    f"INSERT INTO residents ({', '.join(ARRAY_TYPES)}, enrolled, registry_synced_at) "
+    f"SELECT {_SELECTED}, true, CAST(:now AS timestamptz) "
+    f"FROM unnest({', '.join(f'CAST(:{name} AS {kind}[])' for name, kind in ARRAY_TYPES.items())}) "
+    f"AS v({', '.join(ARRAY_TYPES)}) "
+    "ON CONFLICT (id_number_index) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in FACT_COLUMNS)
+    + " WHERE residents.registry_seq IS NULL OR residents.registry_seq < excluded.registry_seq"
+)
+
+
+def _columns(rows: list[dict]) -> dict:
+    columns = {name: [row[name] for row in rows] for name in ARRAY_TYPES}
+    for name in JSON_COLUMNS:
+        columns[name] = [json.dumps(value) for value in columns[name]]
+    return {**columns, "now": rows[0]["registry_synced_at"]}
+
+
+def _depart(departures: list[tuple[str, int]], now: dt.datetime) -> None:
+    """Null records: no longer enrolled (the rest of the row stays, for the account and the heirs)."""
+    for index, seq in departures:
+        db.session.execute(
+            db.update(Resident)
+            .where(Resident.id_number_index == index, _newer(seq))
+            .values(enrolled=False, registry_seq=seq, registry_synced_at=now)
+        )
+
+
+def _claim_cursor(after: str | None) -> None:
+    """Lock the cursor row for this batch; another run having moved it meanwhile stops this one."""
+    row = db.session.get(RegistryCursor, FEED, with_for_update=True)
+    if row is None:
+        db.session.add(RegistryCursor(feed=FEED, cursor=None, changes_applied=0, updated_at=clock().now()))
+        db.session.flush()
+        row = db.session.get(RegistryCursor, FEED, with_for_update=True)
+    if row is not None and row.cursor != after:
+        raise ConcurrentSync(f"the stored cursor moved from {after!r} to {row.cursor!r} during this run")
+
+
+def _store_cursor(cursor: str | None, applied: int) -> None:
+    row = db.session.get(RegistryCursor, FEED)
+    if row is not None and cursor is not None:
+        row.cursor, row.changes_applied, row.updated_at = cursor, row.changes_applied + applied, clock().now()

@@ -1,0 +1,203 @@
+"""`flask --app wsgi registry sync` (INTEGRATIONS.md §3a): the feed applied from the stored cursor,
+one committed batch per page, idempotent, resumable after a crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from integrations.sandbox import demo_data
+from miniapp_api.core import clients
+from miniapp_api.core.pii import cipher
+from miniapp_api.registry import sync as registry_sync
+from models import RegistryCursor, Resident, db
+from tests.support.miniapp import verified
+from tests.support.registry import add_change, new_record, state, sync
+
+DEMO = demo_data.DEMO_RESIDENTS
+WANG = demo_data.by_key("parent_1958")
+
+
+def resident(app, id_number: str) -> Resident:
+    with app.app_context():
+        found = db.session.scalar(
+            sa.select(Resident).where(Resident.id_number_index == cipher().blind_index(id_number))
+        )
+        db.session.expunge_all()
+        return found
+
+
+def test_a_full_load_brings_every_registry_fact_in_committed_pages(app):
+    summary = sync(app, "--batch-size", "5")
+    pages = -(-len(DEMO) // 5)
+    assert summary["command"] == "registry sync" and summary["batches"] == pages
+    assert (summary["changes"], summary["created"], summary["updated"]) == (len(DEMO), len(DEMO), 0)
+    assert len(state(app)) == len(DEMO)
+    wang = resident(app, WANG["id_number"])
+    assert (wang.name, wang.birth_date, wang.basic_pension_paid_years) == (
+        "王建国",
+        dt.date(1958, 9, 12),
+        WANG["basic_pension"]["paid_years"],
+    )
+    corrected = resident(app, demo_data.by_key("corrected_today")["id_number"])
+    assert corrected.registration_updated_on == dt.date(2027, 3, 2) and corrected.enrolled
+    with app.app_context():
+        assert cipher().decrypt(wang.id_number_encrypted) == WANG["id_number"]
+        assert db.session.get(RegistryCursor, "agency").cursor == str(len(DEMO))
+
+
+def test_a_rerun_finds_nothing_new_and_reapplying_the_feed_changes_nothing(app):
+    sync(app, "--batch-size", "7")
+    before = state(app)
+    assert sync(app)["changes"] == 0
+    with app.app_context():  # forget the cursor: the whole feed once more
+        db.session.execute(sa.delete(RegistryCursor))
+        db.session.commit()
+    again = sync(app, "--batch-size", "3")
+    assert (again["changes"], again["created"], again["updated"], again["unchanged"]) == (len(DEMO), 0, 0, len(DEMO))
+    assert state(app) == before
+
+
+def test_later_changes_are_applied_and_a_later_seq_supersedes_an_earlier_one(app, agency_url):
+    sync(app)
+    newcomer = new_record("1972-05-05", 31)
+    ordinary = demo_data.by_key("ordinary_1975")["id_number"]
+    add_change(agency_url, WANG["id_number"], update={"deceased_on": "2027-02-20"})
+    add_change(agency_url, ordinary, update={"categories": ["dibao"]})
+    add_change(agency_url, ordinary, update={"categories": ["dibao", "low_income"]})
+    add_change(agency_url, newcomer["id_number"], record=newcomer)
+    summary = sync(app)
+    assert (summary["changes"], summary["created"], summary["updated"]) == (4, 1, 2)
+    assert resident(app, WANG["id_number"]).deceased_on == dt.date(2027, 2, 20)
+    assert resident(app, ordinary).categories == ["dibao", "low_income"]
+    assert resident(app, newcomer["id_number"]).birth_date == dt.date(1972, 5, 5)
+    with app.app_context():  # re-reading the feed from the start never brings back the older records
+        db.session.execute(sa.delete(RegistryCursor))
+        db.session.commit()
+    before = state(app)
+    assert sync(app, "--batch-size", "4")["updated"] == 0 and state(app) == before
+
+
+def test_a_null_record_ends_the_enrolment_stops_contributions_and_is_reported(app, agency_url):
+    client = app.test_client()
+    headers, me = verified(client, "ordinary_1975")
+    sync(app)
+    person = demo_data.by_key("ordinary_1975")["id_number"]
+    add_change(agency_url, person, record=None)
+    add_change(agency_url, new_record("1980-01-01", 41)["id_number"], record=None)  # never known: nothing to do
+    summary = sync(app)
+    assert (summary["departed"], summary["unchanged"]) == (1, 1)
+    assert resident(app, person).enrolled is False and resident(app, person).public_id == me["resident_id"]
+    body = {"year": 2027, "tier_fen": 20000, "kind": "normal"}
+    answer = client.post(
+        f"/api/v1/residents/{me['resident_id']}/contributions", json=body, headers={**headers, "Idempotency-Key": "k1"}
+    )
+    assert answer.status_code == 409 and answer.get_json()["code"] == "left_province"
+    assert "山西" in answer.get_json()["detail"]
+
+
+def test_a_resident_the_feed_brought_binds_to_the_same_row_on_first_login(app):
+    sync(app)
+    known = resident(app, WANG["id_number"])
+    _, me = verified(app.test_client(), "parent_1958")
+    assert me["resident_id"] == known.public_id
+    assert len(state(app)) == len(DEMO)
+
+
+def test_a_resident_who_used_the_app_first_keeps_their_row_when_the_feed_arrives(app):
+    _, me = verified(app.test_client(), "parent_1958")
+    summary = sync(app)
+    assert (summary["created"], summary["updated"]) == (len(DEMO) - 1, 1)
+    assert resident(app, WANG["id_number"]).public_id == me["resident_id"]
+
+
+def test_a_dry_run_computes_the_counts_and_writes_nothing(app):
+    summary = sync(app, "--dry-run", "--batch-size", "6")
+    assert summary["dry_run"] is True and summary["created"] == len(DEMO)
+    assert state(app) == []
+    with app.app_context():
+        assert db.session.get(RegistryCursor, "agency") is None
+
+
+def test_a_crash_inside_a_batch_loses_that_batch_only_and_a_rerun_reaches_the_same_state(app, monkeypatch):
+    stored = registry_sync._store_cursor
+    calls = []
+
+    def crash_in_the_third_batch(cursor, applied):
+        calls.append(cursor)
+        stored(cursor, applied)
+        if len(calls) == 3:  # the page's rows and cursor are written, the commit is not
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(registry_sync, "_store_cursor", crash_in_the_third_batch)
+    result = app.test_cli_runner().invoke(args=["registry", "sync", "--batch-size", "4"])
+    assert result.exit_code != 0
+    assert len(state(app)) == 8  # two committed pages of four
+    with app.app_context():
+        assert db.session.get(RegistryCursor, "agency").cursor == "8"
+    monkeypatch.setattr(registry_sync, "_store_cursor", stored)
+    rerun = sync(app, "--batch-size", "4")
+    assert rerun["created"] == len(DEMO) - 8
+    resumed = state(app)
+    with app.app_context():
+        db.session.execute(sa.delete(RegistryCursor))
+        db.session.commit()
+    sync(app)
+    assert state(app) == resumed and len(resumed) == len(DEMO)
+
+
+def test_a_sync_stops_when_another_one_moved_the_cursor(app):
+    with app.app_context():
+        pages = registry_sync.batches(clients.agency(), 5)
+        first = next(pages)
+        registry_sync.apply(first)
+        db.session.commit()
+        second = next(pages)
+        db.session.execute(sa.update(RegistryCursor).values(cursor="1"))  # another run moved it
+        db.session.commit()
+        with pytest.raises(registry_sync.ConcurrentSync):
+            registry_sync.apply(second)
+        db.session.rollback()
+
+
+@pytest.mark.postgres_only
+def test_order_creation_completes_while_a_sync_batch_is_open(app, agency_url, monkeypatch):
+    sync(app)
+    client = app.test_client()
+    headers, me = verified(client, "ordinary_1975")
+    add_change(agency_url, WANG["id_number"], update={"deceased_on": "2027-02-20"})
+    inside, release = threading.Event(), threading.Event()
+    stored = registry_sync._store_cursor
+
+    def pause_before_the_commit(cursor, applied):
+        stored(cursor, applied)  # the page's rows are written and locked, the cursor row too
+        inside.set()
+        release.wait(30)
+
+    monkeypatch.setattr(registry_sync, "_store_cursor", pause_before_the_commit)
+    outcome: dict = {}
+    run = threading.Thread(target=lambda: outcome.update(sync(app)))
+    run.start()
+    try:
+        assert inside.wait(30)
+        placed = client.post(
+            f"/api/v1/residents/{me['resident_id']}/contributions",
+            json={"year": 2027, "tier_fen": 20000, "kind": "normal"},
+            headers={**headers, "Idempotency-Key": "during-sync"},
+        )
+        assert placed.status_code == 201, placed.get_json()
+        assert run.is_alive()
+    finally:
+        release.set()
+        run.join(30)
+    assert outcome["updated"] == 1
+
+
+def test_an_unreachable_agency_fails_the_run_cleanly_and_keeps_what_was_committed(make_app, app):
+    down = make_app(AGENCY_API_BASE="http://127.0.0.1:9/agency")
+    result = down.test_cli_runner().invoke(args=["registry", "sync"])
+    assert result.exit_code == 1 and "agency" in result.output and "Traceback" not in result.output
+    assert state(app) == []

@@ -1,0 +1,78 @@
+"""`registry sync` killed for real (SIGKILL of a separate process) after two committed batches, then
+rerun: it continues from the stored cursor and ends where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+import sqlalchemy as sa
+from flask import request
+
+from integrations.sandbox import demo_data
+from integrations.sandbox.app import create_sandbox_app
+from models import RegistryCursor, db
+from tests.support.constants import DEFAULT_NOW, ROOT
+from tests.support.live_server import serve
+from tests.support.registry import state, sync
+
+DEMO = demo_data.DEMO_RESIDENTS
+PAGE = 4
+
+
+@pytest.fixture
+def stalling_agency():
+    """A sandbox agency whose third feed request waits until released: the sync is then between its
+    second committed batch and its third; `reached` is set when that request arrives."""
+    agency = create_sandbox_app({"SANDBOX_TODAY": DEFAULT_NOW[:10]})
+    reached, release, calls = threading.Event(), threading.Event(), []
+
+    @agency.before_request
+    def stall():
+        if request.path.endswith("/v1/changes"):
+            calls.append(request.args.get("after"))
+            if len(calls) == 3:
+                reached.set()
+                release.wait(30)
+
+    with serve(agency) as url:
+        yield f"{url}/agency", reached, calls
+        release.set()
+
+
+@pytest.fixture
+def app(make_app, stalling_agency):
+    return make_app(AGENCY_API_BASE=stalling_agency[0])
+
+
+@pytest.mark.slow
+def test_a_killed_sync_continues_from_its_last_committed_batch(app, stalling_agency, tmp_path):
+    url, reached, calls = stalling_agency
+    config = {key: str(value) for key, value in app.config.items() if key.isupper() and isinstance(value, str)}
+    env = {**os.environ, **config, "AGENCY_API_BASE": url, "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "sync.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "registry", "sync", "--batch-size", str(PAGE)],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        assert reached.wait(60), log.read_text(errors="replace")
+    finally:
+        process.kill()
+        process.wait(30)
+    assert calls == [None, str(PAGE), str(2 * PAGE)]
+    assert len(state(app)) == 2 * PAGE
+    with app.app_context():
+        assert db.session.get(RegistryCursor, "agency").cursor == str(2 * PAGE)
+    rerun = sync(app, "--batch-size", str(PAGE))
+    assert calls[3] == str(2 * PAGE) and rerun["created"] == len(DEMO) - 2 * PAGE
+    resumed = state(app)
+    assert sorted(row[-1] for row in resumed) == list(range(1, len(DEMO) + 1))  # each change applied once
+    with app.app_context():
+        db.session.execute(sa.delete(RegistryCursor))
+        db.session.commit()
+    assert sync(app)["unchanged"] == len(DEMO) and state(app) == resumed
