@@ -39,8 +39,8 @@ import sqlalchemy as sa  # noqa: E402
 from miniapp_api import create_app  # noqa: E402
 from miniapp_api.core import devkeys  # noqa: E402
 from miniapp_api.core.config import database_uri  # noqa: E402
-from miniapp_api.core.pii import cipher  # noqa: E402
 from miniapp_api.identity import tokens  # noqa: E402
+from miniapp_api.identity.residents import id_number_columns  # noqa: E402
 from models import LedgerEntry, Order, Resident, WeChatUser, db  # noqa: E402
 from policy import id_number  # noqa: E402
 
@@ -77,8 +77,7 @@ def resident_row(i: int) -> dict:
     return {
         "id": i + 1,
         "public_id": "r_" + secrets.token_urlsafe(12),
-        "id_number_encrypted": cipher().encrypt(number),
-        "id_number_index": cipher().blind_index(number),
+        **id_number_columns(number),
         "name": NAMES[i % len(NAMES)],
         "gender": "M" if sequence % 2 else "F",
         "birth_date": birth,

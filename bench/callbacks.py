@@ -140,7 +140,7 @@ def run(args: argparse.Namespace, env: dict, key) -> int:
 
 def seed(app, count: int) -> list[dict]:
     """`count` residents with one pending 2027 order each; every third gets a collective subsidy."""
-    from miniapp_api.core.pii import cipher
+    from miniapp_api.identity.residents import id_number_columns
     from models import Order, Resident, db
     from policy import id_number
 
@@ -151,8 +151,7 @@ def seed(app, count: int) -> list[dict]:
             born = dt.date(1962, 1, 1) + dt.timedelta(days=n // 500)
             number = id_number.make("140105", born, n % 500 * 2 + 1)
             resident = Resident(
-                id_number_encrypted=cipher().encrypt(number),
-                id_number_index=cipher().blind_index(number),
+                **id_number_columns(number),
                 name="王建国",
                 gender="M",
                 birth_date=born,

@@ -15,9 +15,9 @@ from miniapp_api.certificates.signing import settings
 from miniapp_api.certificates.token import sign_token, verify_token
 from miniapp_api.core.clock import SHANGHAI, clock, rfc3339
 from miniapp_api.core.errors import ApiError
-from miniapp_api.identity.residents import id_number_of
+from miniapp_api.identity.residents import masked_id_number
 from models import Certificate, Order, OrderStatus, Payer, Resident, db
-from policy.id_number import mask, mask_name
+from policy.id_number import mask_name
 from policy.workdays import certificate_available_at
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class Verification:
 
     @property
     def id_number(self) -> str | None:
-        return mask(id_number_of(self.certificate.resident)) if self.certificate else None
+        return masked_id_number(self.certificate.resident) if self.certificate else None
 
 
 def verification(token: str) -> Verification:
@@ -150,11 +150,35 @@ def verification(token: str) -> Verification:
 
 
 def pdf(certificate: Certificate) -> bytes:
-    return render_certificate_pdf(_printed_data(certificate))
+    """The certificate's PDF: rendered on the first download, then served as stored."""
+    if certificate.pdf is None:
+        _store(certificate, pdf=render_certificate_pdf(_printed_data(certificate), qr(certificate)))
+    assert certificate.pdf is not None
+    return certificate.pdf
 
 
 def qr(certificate: Certificate) -> bytes:
-    return qr_png(verify_url(certificate))
+    """The PNG of the verification link: rendered once, then served as stored."""
+    if certificate.qr_png is None:
+        _store(certificate, qr_png=qr_png(verify_url(certificate)))
+    assert certificate.qr_png is not None
+    return certificate.qr_png
+
+
+def _store(certificate: Certificate, **rendering: bytes) -> None:
+    """Keep a rendering (committed); a concurrent first download's identical one is left as it is."""
+    (column,) = rendering
+    stored = db.session.execute(
+        db.update(Certificate)
+        .where(Certificate.id == certificate.id, getattr(Certificate, column).is_(None))
+        .values(**rendering)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if stored.rowcount == 0:
+        db.session.refresh(certificate, [column])
+    else:
+        setattr(certificate, column, rendering[column])
 
 
 def _printed_data(certificate: Certificate) -> CertificateData:
@@ -162,7 +186,7 @@ def _printed_data(certificate: Certificate) -> CertificateData:
     return CertificateData(
         certificate_no=certificate.certificate_no,
         holder_name=resident.name,
-        id_number=id_number_of(resident),
+        id_number=masked_id_number(resident),
         region_name=resident.region_name,
         year=certificate.year,
         amount_fen=order.amount_fen,
