@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -60,9 +61,10 @@ class LedgerPage:
 def account(resident: Resident) -> Account:
     """The account: balance by source, paid years, status, eligibility and the benefit estimate."""
     standard, facts = rulebook.standard(), rulebook.facts_from_snapshot(resident)
-    history, sums, today = rulebook.history(resident), totals(resident), clock().today()
+    orders = rulebook.live_orders(resident)
+    history, sums, today = rulebook.history_of(orders), totals(resident), clock().today()
     estimate = benefits.estimate_benefit(
-        standard, facts, history, sums.balance_fen, clock().now(), tier_fen=latest_tier(resident)
+        standard, facts, history, sums.balance_fen, clock().now(), tier_fen=latest_tier(orders)
     )
     return Account(
         resident=resident,
@@ -106,13 +108,7 @@ def ledger_page(resident: Resident, year: int | None, page: int) -> LedgerPage:
     return LedgerPage(rows[:PAGE_SIZE], page + 1 if len(rows) > PAGE_SIZE else None)
 
 
-def latest_tier(resident: Resident) -> int | None:
-    """The tier of the latest paid normal contribution (the basis of the benefit estimate)."""
-    return db.session.scalar(
-        db.select(Order.tier_fen)
-        .where(
-            Order.resident_id == resident.id, Order.status == OrderStatus.PAID, Order.kind == ContributionKind.NORMAL
-        )
-        .order_by(Order.year.desc())
-        .limit(1)
-    )
+def latest_tier(orders: Sequence[Order]) -> int | None:
+    """The tier of the latest paid normal contribution (the basis of the benefit estimate), of `live_orders`."""
+    paid = [o for o in orders if o.status == OrderStatus.PAID and o.kind == ContributionKind.NORMAL]
+    return max(paid, key=lambda order: order.year).tier_fen if paid else None

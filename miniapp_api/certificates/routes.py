@@ -13,6 +13,7 @@ from miniapp_api.core.api import Blueprint
 from miniapp_api.core.errors import ApiError
 from miniapp_api.core.paths import STATIC
 from miniapp_api.core.ratelimit import limit
+from miniapp_api.core.readonly import read_only
 from miniapp_api.identity.access import authorize, resident_scoped
 from miniapp_api.identity.auth import current_user
 from models import Certificate, Resident
@@ -73,6 +74,7 @@ def _own_certificate(certificate_no: str) -> Certificate:
 
 
 @bp.get("/verify/<token>")
+@read_only
 @bp.doc(security=[])
 @bp.response(200, VerificationSchema)
 def verify(token: str):

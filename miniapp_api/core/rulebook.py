@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import current_app
 
 from integrations.agency import RegistryRecord
@@ -52,10 +54,19 @@ def facts_from_snapshot(resident: Resident) -> ResidentFacts:
 
 def history(resident: Resident) -> ContributionHistory:
     """Paid and still-pending orders, in one query."""
-    now = clock().now()
-    orders = db.session.scalars(
+    return history_of(live_orders(resident))
+
+
+def live_orders(resident: Resident) -> Sequence[Order]:
+    """The resident's paid and pending orders (what `history_of` reads)."""
+    return db.session.scalars(
         db.select(Order).where(Order.resident_id == resident.id, Order.status.in_(OrderStatus.live()))
     ).all()
+
+
+def history_of(orders: Sequence[Order]) -> ContributionHistory:
+    """The contribution history of `live_orders`."""
+    now = clock().now()
     paid = [o for o in orders if o.status == OrderStatus.PAID]
     pending = [o for o in orders if o.status == OrderStatus.PENDING and o.expires_at > now]
     kind = ContributionKind
