@@ -7,6 +7,7 @@ from flask import Flask, Response, request, send_from_directory
 
 from miniapp_api.certificates import service as certificates
 from miniapp_api.certificates import signing
+from miniapp_api.certificates.pdf import register_font
 from miniapp_api.certificates.schemas import CertificateSchema, IssueCertificateSchema, VerificationSchema
 from miniapp_api.certificates.signing import settings
 from miniapp_api.core.api import Blueprint
@@ -92,5 +93,6 @@ def verify_page(token: str):
 
 
 def init_app(app: Flask) -> None:
-    """Load the signing keys and certificate settings (a bad key stops start-up)."""
+    """Load the signing keys and certificate settings (a bad key stops start-up), and the PDF font."""
     signing.init_app(app)
+    register_font()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from miniapp_api.certificates.numbers import is_certificate_number, new_certificate_number
 from miniapp_api.certificates.pdf import CertificateData, render_certificate_pdf
@@ -31,10 +33,12 @@ def valid_certificate(resident: Resident, year: int) -> Certificate | None:
     )
 
 
-def find(certificate_no: str) -> Certificate | None:
+def find(certificate_no: str, *options: ORMOption) -> Certificate | None:
     if not is_certificate_number(certificate_no):
         return None
-    return db.session.scalar(db.select(Certificate).where(Certificate.certificate_no == certificate_no))
+    return db.session.scalar(
+        db.select(Certificate).options(*options).where(Certificate.certificate_no == certificate_no)
+    )
 
 
 def paid_order(resident: Resident, year: int) -> Order | None:
@@ -146,7 +150,9 @@ class Verification:
 
 def verification(token: str) -> Verification:
     number = verify_token(settings().signing.public_keys, token)
-    return Verification(find(number) if number else None)
+    # One statement: the page shows the holder and the payment too.
+    holder_and_payment = (joinedload(Certificate.resident), joinedload(Certificate.order))
+    return Verification(find(number, *holder_and_payment) if number else None)
 
 
 def pdf(certificate: Certificate) -> bytes:
