@@ -114,13 +114,13 @@ def run(args: argparse.Namespace, env: dict, key) -> int:
     return 0 if checks["ok"] and all(r.failures == 0 for runs in results.values() for r in runs) else 1
 
 
-def seed(app, count: int) -> list[dict]:
+def seed(app, count: int, now_text: str = NOW) -> list[dict]:
     """`count` residents with one pending 2027 order each; every third gets a collective subsidy."""
     from miniapp_api.identity.residents import id_number_columns
     from models import Order, Resident, db
     from policy import id_number
 
-    now = dt.datetime.fromisoformat(NOW)
+    now = dt.datetime.fromisoformat(now_text)
     orders = []
     with app.app_context():
         for n in range(count):
@@ -169,7 +169,9 @@ def callback_body(order_no: str, transaction_id: str) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def mixed_deliveries(orders: list[dict], key, share: float, rng: random.Random) -> list[tuple[bytes, dict]]:
+def mixed_deliveries(
+    orders: list[dict], key, share: float, rng: random.Random, now_text: str = NOW
+) -> list[tuple[bytes, dict]]:
     """One callback per order, then duplicates of random ones (half repeat the event, half a new event
     of the same transaction), shuffled; each signed with its own nonce, before the clock starts."""
     firsts = [(order["order_no"], f"4200{secrets.token_hex(10)}") for order in orders]
@@ -178,7 +180,7 @@ def mixed_deliveries(orders: list[dict], key, share: float, rng: random.Random) 
         index = rng.randrange(len(orders))
         payloads.append(payloads[index] if n % 2 else callback_body(*firsts[index]))
     rng.shuffle(payloads)
-    timestamp = int(dt.datetime.fromisoformat(NOW).timestamp())
+    timestamp = int(dt.datetime.fromisoformat(now_text).timestamp())
     signer = devkeys.SANDBOX_TAX_SERIAL
     return [
         (p, {**tax_signature.signed_headers(key, signer, timestamp, p), "Content-Type": "application/json"})
