@@ -149,9 +149,8 @@ def exactly_once(app) -> bool:
         delivered = db.session.scalar(first_credits.where(CallbackDelivery.outcome == "credited"))
         db.engine.dispose()
     once = credited == delivered and booked == expected
-    print(
-        f"callbacks {credited} payments credited, ledger {booked} (expected {expected}): {'exactly once' if once else 'MISMATCH'}"
-    )
+    verdict = "exactly once" if once else "MISMATCH"
+    print(f"callbacks {credited} payments credited; ledger entries, fen {booked} (expected {expected}): {verdict}")
     return once
 
 
