@@ -16,10 +16,15 @@ def _unauthorized(message: str) -> ApiError:
 
 
 def _bearer_token() -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    token = _bearer_token_or_none()
+    if token is None:
         raise _unauthorized("A bearer access token is required.")
-    return token.strip()
+    return token
+
+
+def _bearer_token_or_none() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token else None
 
 
 def current_user() -> WeChatUser:
@@ -39,8 +44,8 @@ def claimed_user_id() -> int | None:
     caller load the user row along with its own first statement; `current_user` still decides."""
     if "user" in g:
         return g.user.id
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    subject = _subject(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    token = _bearer_token_or_none()
+    subject = _subject(token) if token else None
     return subject.user_id if subject is not None else None
 
 
