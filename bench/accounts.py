@@ -1,7 +1,13 @@
-"""Benchmark: account lookup latency (GET /account and /ledger) on a ledger of 100,000 residents.
+"""Benchmark: account lookup (GET /account and /ledger) on a ledger of 100,000 residents, against its floor.
 
     .venv/bin/python bench/accounts.py [--database sqlite|postgresql|both] [--residents 100000]
         [--years 6] [--samples 2000] [--postgres-url URL] [--keep]
+        [--rounds 3] [--seconds 10] [--connections 16]
+
+On PostgreSQL it then serves the app (`wsgi:app`) and its floor (`bench/floors/accounts.py`: one
+keyed SELECT and a JSON of the same size) under gunicorn with 2 workers each, and loads them with
+`wrk` at `--connections`, alternating project and floor for `--rounds` rounds of `--seconds` each,
+every request with a random resident's own bearer token; it prints each round and the ratio.
 
 Each resident gets one WeChat user bound to them and, for each of `--years` years up to 2027, a
 paid normal order with its `personal` and `government_subsidy` ledger entries (100,000 × 6 years
@@ -36,17 +42,18 @@ sys.path.insert(0, str(ROOT))
 import flask_migrate  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from bench import harness  # noqa: E402
 from miniapp_api import create_app  # noqa: E402
 from miniapp_api.core import devkeys  # noqa: E402
 from miniapp_api.core.config import database_uri  # noqa: E402
-from miniapp_api.core.pii import cipher  # noqa: E402
 from miniapp_api.identity import tokens  # noqa: E402
+from miniapp_api.identity.residents import id_number_columns  # noqa: E402
 from models import LedgerEntry, Order, Resident, WeChatUser, db  # noqa: E402
 from policy import id_number  # noqa: E402
 
 NOW = "2027-03-02T10:00:00+08:00"  # inside the 2027 window; every seeded payment is before it
 LAST_YEAR = 2027
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/pension_bench_accounts"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/pension_bench16"
 RESIDENTS_PER_BATCH = 5000
 ROWS_PER_INSERT = 10000
 WARMUP_REQUESTS = 50
@@ -77,8 +84,7 @@ def resident_row(i: int) -> dict:
     return {
         "id": i + 1,
         "public_id": "r_" + secrets.token_urlsafe(12),
-        "id_number_encrypted": cipher().encrypt(number),
-        "id_number_index": cipher().blind_index(number),
+        **id_number_columns(number),
         "name": NAMES[i % len(NAMES)],
         "gender": "M" if sequence % 2 else "F",
         "birth_date": birth,
@@ -431,11 +437,53 @@ def bench(kind: str, args, folder: Path, keys: dict) -> list[str]:
         )
         rows = [table_row(kind, path, timings) for path, timings in results.items()]
         print("\n" + TABLE_HEAD + "\n" + "\n".join(rows))
+        if kind == "postgresql" and args.rounds:
+            served(app, args, url, keys, public_ids)
         with app.app_context():
             db.engine.dispose()
         if args.keep:
             print(f"kept: {url}")
         return rows
+
+
+def served(app, args, url: str, keys: dict, public_ids: list[str]) -> None:
+    """The app and its floor under gunicorn, loaded in turns with wrk; prints the ratio per endpoint."""
+    sample = pick(public_ids, min(args.samples, len(public_ids)), random.Random(11))
+    headers = headers_for(app, [user for user, _ in sample])
+    env = {**os.environ, **keys, "DATABASE_URL": url, "APP_ENV": "development", "APP_NOW": NOW}
+    env |= {"REDIS_URL": args.redis, "PUBLIC_BASE_URL": "http://127.0.0.1:8000"}
+    lines = {
+        path: [
+            harness.request_line("GET", f"/api/v1/residents/{resident_id}/{path}", header)
+            for (_, resident_id), header in zip(sample, headers, strict=True)
+        ]
+        for path in ("account", "ledger")
+    }
+    with harness.gunicorn("wsgi:app", env) as project:
+        sizes = {path: body_size(project, lines[path][0]) for path in lines}
+        floor_env = {**env, "FLOOR_ACCOUNT_BYTES": str(sizes["account"]), "FLOOR_LEDGER_BYTES": str(sizes["ledger"])}
+        with harness.gunicorn("bench.floors.accounts:app", floor_env) as floor:
+            rows = []
+            for path, requests in lines.items():
+                print(f"\nGET /{path} ({sizes[path]} bytes), {args.connections} connections")
+                results = harness.alternate(
+                    args.rounds,
+                    {"project": project, "floor": floor},
+                    lambda base, requests=requests: harness.wrk(base, requests, args.connections, args.seconds),
+                )
+                rows.append(harness.summary(f"GET /{path}", results))
+    print("\n" + harness.TABLE_HEADER + "\n" + "\n".join(rows))
+
+
+def body_size(base: str, line: str) -> int:
+    """Bytes of the project's JSON answer to one request line (the floor answers as many)."""
+    import requests
+
+    _, path, header, _ = line.split("\t")
+    name, value = header.split(": ", 1)
+    response = requests.get(base + path, headers={name: value}, timeout=10)
+    assert response.status_code == 200, response.text[:300]
+    return len(response.content)
 
 
 def parse_args(argv: list[str] | None):
@@ -448,6 +496,10 @@ def parse_args(argv: list[str] | None):
         "--postgres-url", default=DEFAULT_POSTGRES_URL, help="database to create, fill and drop (default %(default)s)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases (and the keys that decrypt them)")
+    parser.add_argument("--rounds", type=int, default=3, help="A B rounds under gunicorn (0: none; default 3)")
+    parser.add_argument("--seconds", type=float, default=10, help="seconds of load per side and round (default 10)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
     return parser.parse_args(argv)
 
 

@@ -1,48 +1,42 @@
-"""Payment callbacks per second: gunicorn with 4 workers on PostgreSQL, nonces in Redis, duplicates mixed in.
+"""Verified payment callbacks per second against their floor, 20 % duplicates mixed in, exactly once after.
 
 Run from the repository root, with PostgreSQL and Redis listening on loopback:
 
-    .venv/bin/python bench/callbacks.py --orders 2000 --duplicates 0.2 --threads 16
+    .venv/bin/python bench/callbacks.py --orders 3000 --duplicates 0.2 --connections 16 --rounds 3
 
-Steps: (re)create the database `pension_bench`, migrate it with `flask --app wsgi db upgrade`, seed N
-pending orders directly, start gunicorn on a free loopback port, fire one signed SUCCESS callback per
-order plus duplicates (the same event again with a fresh nonce, or the same transaction as a new event)
-from a thread pool, then check that the ledger holds exactly the distinct payments. Drops the database
-afterwards (unless --keep). Everything stays on 127.0.0.1 and every loop is bounded.
+Steps: (re)create the database `pension_bench16_callbacks`, migrate it, seed N pending orders, start
+the app (`wsgi:app`) and its floor (`bench/floors/callbacks.py`: RSA verify + one INSERT/COMMIT)
+under gunicorn with 2 workers each, then alternate project and floor for `--rounds` rounds: each
+round sends its own share of the orders' signed SUCCESS callbacks plus duplicates (the same event
+again with a fresh nonce, or the same transaction as a new event), each delivery exactly once,
+`--connections` at a time (bench/load.py). Afterwards the ledger must hold exactly the distinct
+payments. Drops the database afterwards (unless --keep). Everything stays on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
 import random
 import secrets
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import requests
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import harness, load  # noqa: E402
+from bench.floors.callbacks import CREATE as CREATE_FLOOR_TABLE  # noqa: E402
 from integrations import tax_signature  # noqa: E402
 from miniapp_api import create_app  # noqa: E402
 from miniapp_api.core import config as configuration  # noqa: E402
 from miniapp_api.core import devkeys  # noqa: E402
 from miniapp_api.payments.notify import NOTIFY_PATH  # noqa: E402
-from tests.support.waiting import free_port, wait_until_up  # noqa: E402
 
 NOW = "2027-03-02T10:00:00+08:00"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -51,37 +45,27 @@ TIER, SUBSIDY, COLLECTIVE = 100000, 20000, 15000
 
 def main() -> int:
     args = arguments()
-    for url in (args.database, args.redis):
-        loopback_only(url)
+    harness.loopback_only(args.redis)
     with tempfile.TemporaryDirectory(prefix="bench-callbacks-") as folder:
         env, key = environment(args, Path(folder))
-        recreate_database(args.database)
-        try:
+        with harness.fresh_database(args.database, keep=args.keep):
             return run(args, env, key)
-        finally:
-            if not args.keep:
-                drop_database(args.database)
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=2000, help="distinct payments (one pending order each)")
+    parser.add_argument("--orders", type=int, default=3000, help="distinct payments (one pending order each)")
     parser.add_argument("--duplicates", type=float, default=0.2, help="extra deliveries, as a share of --orders")
-    parser.add_argument("--threads", type=int, default=16, help="concurrent senders")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1/pension_bench")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent senders")
+    parser.add_argument("--rounds", type=int, default=3, help="A B rounds; the orders are shared out among them")
+    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1/pension_bench16_callbacks")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the duplicate mix")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args()
-    if not (0 < args.orders <= 100_000 and 0 <= args.duplicates <= 5 and 0 < args.threads <= 256):
-        parser.error("--orders 1..100000, --duplicates 0..5, --threads 1..256")
+    if not (0 < args.orders <= 100_000 and 0 <= args.duplicates <= 5 and 0 < args.connections <= 256):
+        parser.error("--orders 1..100000, --duplicates 0..5, --connections 1..256")
     return args
-
-
-def loopback_only(url: str) -> None:
-    if urlsplit(url).hostname not in LOOPBACK:
-        raise SystemExit(f"refusing a non-loopback address: {url}")
 
 
 def environment(args: argparse.Namespace, folder: Path) -> tuple[dict, object]:
@@ -100,59 +84,50 @@ def environment(args: argparse.Namespace, folder: Path) -> tuple[dict, object]:
     return env, tax_signature.load_private_key(devkeys.sandbox_tax_private_key(folder))
 
 
-def admin_engine(database_url: str) -> tuple[sa.Engine, str]:
-    url = sa.make_url(configuration.database_uri(database_url))
-    return sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT"), url.database
-
-
-def recreate_database(database_url: str) -> None:
-    engine, name = admin_engine(database_url)
-    with engine.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-
-
-def drop_database(database_url: str) -> None:
-    engine, name = admin_engine(database_url)
-    with engine.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
-
-
 def run(args: argparse.Namespace, env: dict, key) -> int:
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    harness.migrate(env)
     app = create_app({name: env[name] for name in configuration.ENV_KEYS if name in env})
     orders = seed(app, args.orders)
-    deliveries = mixed_deliveries(orders, key, args.duplicates, random.Random(args.seed))
-    with gunicorn(env, args.workers) as base:
-        elapsed, answers = fire(base + NOTIFY_PATH, deliveries, args.threads)
-    checks = verify(app, orders, len(deliveries))
-    report(args, len(deliveries), elapsed, answers, checks)
-    return 0 if checks["ok"] and set(answers["statuses"]) == {200} else 1
+    with app.app_context():
+        from models import db
+
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(CREATE_FLOOR_TABLE))
+    rng, share = random.Random(args.seed), len(orders) // args.rounds
+    batches = [
+        [
+            load.http("POST", NOTIFY_PATH, headers, body)
+            for body, headers in mixed_deliveries(chunk, key, args.duplicates, rng)
+        ]
+        for chunk in (orders[i * share : (i + 1) * share] for i in range(args.rounds))
+    ]
+    with harness.gunicorn("wsgi:app", env) as project, harness.gunicorn("bench.floors.callbacks:app", env) as floor:
+        pending = {project: iter(batches), floor: iter(batches)}
+        print(f"{sum(map(len, batches))} deliveries a side in {args.rounds} rounds, {args.connections} connections")
+        results = harness.alternate(
+            args.rounds,
+            {"project": project, "floor": floor},
+            lambda base: load.once(base, next(pending[base]), args.connections),
+        )
+    checks = verify(app, orders[: share * args.rounds], sum(map(len, batches)))
+    report(results, checks)
+    return 0 if checks["ok"] and all(r.failures == 0 for runs in results.values() for r in runs) else 1
 
 
-def seed(app, count: int) -> list[dict]:
+def seed(app, count: int, now_text: str = NOW) -> list[dict]:
     """`count` residents with one pending 2027 order each; every third gets a collective subsidy."""
-    from miniapp_api.core.pii import cipher
+    from miniapp_api.identity.residents import id_number_columns
     from models import Order, Resident, db
     from policy import id_number
 
-    now = dt.datetime.fromisoformat(NOW)
+    now = dt.datetime.fromisoformat(now_text)
     orders = []
     with app.app_context():
         for n in range(count):
             born = dt.date(1962, 1, 1) + dt.timedelta(days=n // 500)
             number = id_number.make("140105", born, n % 500 * 2 + 1)
             resident = Resident(
-                id_number_encrypted=cipher().encrypt(number),
-                id_number_index=cipher().blind_index(number),
+                **id_number_columns(number),
                 name="王建国",
                 gender="M",
                 birth_date=born,
@@ -194,7 +169,9 @@ def callback_body(order_no: str, transaction_id: str) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def mixed_deliveries(orders: list[dict], key, share: float, rng: random.Random) -> list[tuple[bytes, dict]]:
+def mixed_deliveries(
+    orders: list[dict], key, share: float, rng: random.Random, now_text: str = NOW
+) -> list[tuple[bytes, dict]]:
     """One callback per order, then duplicates of random ones (half repeat the event, half a new event
     of the same transaction), shuffled; each signed with its own nonce, before the clock starts."""
     firsts = [(order["order_no"], f"4200{secrets.token_hex(10)}") for order in orders]
@@ -203,59 +180,12 @@ def mixed_deliveries(orders: list[dict], key, share: float, rng: random.Random) 
         index = rng.randrange(len(orders))
         payloads.append(payloads[index] if n % 2 else callback_body(*firsts[index]))
     rng.shuffle(payloads)
-    timestamp = int(dt.datetime.fromisoformat(NOW).timestamp())
+    timestamp = int(dt.datetime.fromisoformat(now_text).timestamp())
     signer = devkeys.SANDBOX_TAX_SERIAL
     return [
         (p, {**tax_signature.signed_headers(key, signer, timestamp, p), "Content-Type": "application/json"})
         for p in payloads
     ]
-
-
-@contextlib.contextmanager
-def gunicorn(env: dict, workers: int):
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        str(workers),
-        "--preload",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "wsgi:app",
-    ]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout=60)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(30)
-
-
-def fire(url: str, deliveries: list[tuple[bytes, dict]], threads: int) -> tuple[float, dict]:
-    """Send every delivery once from `threads` senders (a requests.Session each); wall time and answers."""
-    local, lock = threading.local(), threading.Lock()
-    statuses, latencies = Counter(), []
-
-    def send(delivery: tuple[bytes, dict]) -> None:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        started = time.perf_counter()
-        response = local.session.post(url, data=delivery[0], headers=delivery[1], timeout=30)
-        took = time.perf_counter() - started
-        with lock:
-            statuses[response.status_code] += 1
-            latencies.append(took)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, deliveries))
-    return time.perf_counter() - started, {"statuses": statuses, "latencies": sorted(latencies)}
 
 
 def verify(app, orders: list[dict], delivered: int) -> dict:
@@ -286,21 +216,10 @@ def verify(app, orders: list[dict], delivered: int) -> dict:
     return found
 
 
-def report(args, delivered: int, elapsed: float, answers: dict, checks: dict) -> None:
-    latencies = answers["latencies"]
-    percentile = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000  # noqa: E731
-    print(f"gunicorn workers      {args.workers} (sync), PostgreSQL, nonces in Redis")
-    print(
-        f"deliveries            {delivered} ({args.orders} payments + {delivered - args.orders} duplicates), "
-        f"{args.threads} sender threads"
-    )
-    print(f"wall time             {elapsed:.2f} s")
-    print(f"callbacks per second  {delivered / elapsed:.0f}")
-    print(
-        f"latency ms            p50 {percentile(0.5):.1f}  p95 {percentile(0.95):.1f}  "
-        f"p99 {percentile(0.99):.1f}  mean {statistics.fmean(latencies) * 1000:.1f}"
-    )
-    print(f"answers               {dict(answers['statuses'])}")
+def report(results: dict, checks: dict) -> None:
+    print("\n" + harness.TABLE_HEADER + "\n" + harness.summary("POST callback (20 % duplicates)", results))
+    statuses = [r.notes["statuses"] for r in results["project"]]
+    print(f"\nproject answers       {statuses}")
     print(f"inbox outcomes        {checks['outcomes']}")
     print(
         f"ledger                {checks['ledger_entries']} entries, {checks['ledger_fen']} fen "

@@ -1,106 +1,161 @@
-"""Benchmark: certificates issued per second (issue + PDF + QR through the API) and verifications per second.
+"""Benchmark: certificates issued per second (issue + PDF + QR) and verifications per second, against floors.
 
-    .venv/bin/python bench/certificates.py [--certificates 200] [--verifications 2000]
+    .venv/bin/python bench/certificates.py [--certificates 600] [--rounds 3] [--seconds 10] [--connections 16]
 
-Runs the real app (create_app) in-process with Flask's test client on a temporary SQLite database,
-so the figures are of the application code (signing, rendering, queries), not of an HTTP server.
+Creates the PostgreSQL database `pension_bench16_certificates`, seeds residents with a paid 2027
+order and a bound WeChat user each, and serves the app (`wsgi:app`) and its floors
+(`bench/floors/certificates.py`) under gunicorn with 2 workers each. Then, alternating project and
+floor for `--rounds` rounds:
+
+- issuing: the project issues each round's share of certificates (POST, `--connections` at a
+  time, each once) and downloads each one's PDF and QR code (the first download renders and stores
+  them); the floor renders one PDF page with reportlab and one QR code per certificate.
+  Certificates per second = certificates ÷ the time of all of it.
+- verifying: `wrk` on `GET /api/v1/verify/<token>` over the issued tokens; the floor checks the
+  Ed25519 signature and reads the certificate by its number (one keyed SELECT).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import datetime as dt
+import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import flask_migrate  # noqa: E402
+import requests  # noqa: E402
 
+from bench import harness, load  # noqa: E402
 from miniapp_api import create_app  # noqa: E402
+from miniapp_api.core import config as configuration  # noqa: E402
 from miniapp_api.core import devkeys  # noqa: E402
 from models import db  # noqa: E402
 from tests.support import factories  # noqa: E402  (rows made the way the app makes them)
 
 NOW = "2027-03-09T10:00:00+08:00"  # every factory payment (2027-03-02) is certifiable by then
+BASE = "http://127.0.0.1:8000"  # PUBLIC_BASE_URL: the links the app answers start with it
 
 
-def build_app(folder: Path):
+def environment(args: argparse.Namespace, folder: Path) -> dict:
     keys = {name: make(folder) for name, make in devkeys.GENERATORS.items()}
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
-            "APP_NOW": NOW,
-            "CERT_VERIFY_PER_MINUTE": 10**9,
-            **keys,
-        }
-    )
-    logging.getLogger().setLevel(logging.WARNING)
-    with app.app_context():
-        flask_migrate.upgrade()
-    return app
+    return {
+        **os.environ,
+        **keys,
+        "DATABASE_URL": args.database,
+        "APP_ENV": "development",
+        "APP_NOW": NOW,
+        "REDIS_URL": args.redis,
+        "PUBLIC_BASE_URL": BASE,
+        "CERT_VERIFY_PER_MINUTE": str(10**9),
+    }
 
 
-def seed(app, count: int) -> list[tuple[str, dict]]:
+def seed(env: dict, count: int) -> list[tuple[str, dict]]:
     """`count` residents with a paid 2027 order: (resident_id, owner's auth header) each."""
+    app = create_app({name: env[name] for name in configuration.ENV_KEYS if name in env})
     with app.app_context():
         people = []
-        for _ in range(count):
-            resident = factories.resident()
+        for n in range(count):  # 400 a birth date: the factory's ID numbers stay unique
+            resident = factories.resident(birth_date=dt.date(1970, 5, 1) + dt.timedelta(days=n // 400))
             factories.paid_order(resident)
             people.append((resident.public_id, factories.user(bound_to=resident)))
         db.session.commit()
-        return [(resident_id, factories.auth_header(user)) for resident_id, user in people]
+        made = [(resident_id, factories.auth_header(user)) for resident_id, user in people]
+        db.engine.dispose()
+    return made
 
 
-def issue_all(client, people) -> list[str]:
-    """Issue, then download the PDF and the QR code, for everyone; the verification tokens."""
-    tokens = []
-    for resident_id, headers in people:
-        created = client.post(f"/api/v1/residents/{resident_id}/certificates", json={"year": 2027}, headers=headers)
-        certificate = created.get_json()
-        for url in (certificate["pdf_url"], certificate["qr_url"]):
-            response = client.get(url.removeprefix(app_base(client)), headers=headers)
-            assert response.status_code == 200, response.status_code
-        tokens.append(certificate["verify_url"].rsplit("/", 1)[1])
-    return tokens
+def issue(base: str, people: list[tuple[str, dict]], connections: int) -> tuple[harness.Result, list[str]]:
+    """Issue for everyone, then download each PDF and QR code; the result counts certificates."""
+    body = b'{"year": 2027}'
+    posts = [
+        load.http("POST", f"/api/v1/residents/{rid}/certificates", {**h, "Content-Type": "application/json"}, body)
+        for rid, h in people
+    ]
+    issued = load.once(base, posts, connections)
+    certificates = [_certificate(base, rid, h) for rid, h in people]  # 201 again: the same certificate
+    downloads = [
+        load.http("GET", certificate[name].removeprefix(BASE), headers)
+        for certificate, (_, headers) in zip(certificates, people, strict=True)
+        for name in ("pdf_url", "qr_url")
+    ]
+    fetched = load.once(base, downloads, connections)
+    seconds = issued.requests / issued.rps + fetched.requests / fetched.rps
+    result = harness.Result(
+        rps=len(people) / seconds,
+        p50=issued.p50,
+        p99=max(issued.p99, fetched.p99),
+        requests=len(people),
+        failures=issued.failures + fetched.failures,
+    )
+    return result, [certificate["verify_url"].rsplit("/", 1)[1] for certificate in certificates]
 
 
-def app_base(client) -> str:
-    return client.application.config["PUBLIC_BASE_URL"].rstrip("/")
+def _certificate(base: str, resident_id: str, headers: dict) -> dict:
+    response = requests.post(
+        f"{base}/api/v1/residents/{resident_id}/certificates", json={"year": 2027}, headers=headers
+    )
+    assert response.status_code == 201, response.text[:300]
+    return response.json()
 
 
-def verify_all(client, tokens: list[str], count: int) -> None:
-    for i in range(count):
-        assert client.get(f"/api/v1/verify/{tokens[i % len(tokens)]}").get_json()["valid"] is True
+def render(base: str, people: list[tuple[str, dict]], connections: int) -> harness.Result:
+    return load.once(
+        base, [load.http("GET", f"/floor/certificate/SXBY-{n:04d}") for n in range(len(people))], connections
+    )
 
 
-def timed(label: str, count: int, run) -> float:
-    start = time.perf_counter()
-    result = run()
-    seconds = time.perf_counter() - start
-    print(f"{label}: {count} in {seconds:.2f} s = {count / seconds:.1f}/s ({1000 * seconds / count:.1f} ms each)")
-    return result
-
-
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--certificates", type=int, default=200, help="certificates to issue (default 200)")
-    parser.add_argument("--verifications", type=int, default=2000, help="verifications to run (default 2000)")
+    parser.add_argument("--certificates", type=int, default=600, help="certificates to issue, shared by the rounds")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10, help="seconds of verification load per side and round")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1/pension_bench16_certificates")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as folder:
-        app = build_app(Path(folder))
-        client = app.test_client()
-        people = seed(app, args.certificates)
-        tokens = timed("certificates issued (issue + PDF + QR)", args.certificates, lambda: issue_all(client, people))
-        timed("verifications", args.verifications, lambda: verify_all(client, tokens, args.verifications))
-        with app.app_context():
-            db.engine.dispose()
+    with tempfile.TemporaryDirectory(prefix="bench-certificates-") as folder:
+        env = environment(args, Path(folder))
+        with harness.fresh_database(args.database, keep=args.keep):
+            harness.migrate(env)
+            people = seed(env, args.certificates)
+            return run(args, env, people)
+
+
+def run(args: argparse.Namespace, env: dict, people: list[tuple[str, dict]]) -> int:
+    share = len(people) // args.rounds
+    batches = [people[i * share : (i + 1) * share] for i in range(args.rounds)]
+    tokens: list[str] = []
+    with harness.gunicorn("wsgi:app", env) as project, harness.gunicorn("bench.floors.certificates:app", env) as floor:
+        pending = {project: iter(batches), floor: iter(batches)}
+
+        def issuing(base: str) -> harness.Result:
+            if base == floor:
+                return render(base, next(pending[base]), args.connections)
+            result, issued = issue(base, next(pending[base]), args.connections)
+            tokens.extend(issued)
+            return result
+
+        print(f"issuing: {share} certificates a side and round, {args.connections} connections")
+        issued = harness.alternate(args.rounds, {"project": project, "floor": floor}, issuing)
+        lines = [harness.request_line("GET", f"/api/v1/verify/{token}") for token in tokens]
+        print(f"\nverifying: {len(tokens)} tokens, {args.connections} connections, {args.seconds:g} s a round")
+        verified = harness.alternate(
+            args.rounds,
+            {"project": project, "floor": floor},
+            lambda base: harness.wrk(base, lines, args.connections, args.seconds),
+        )
+    print("\n" + harness.TABLE_HEADER)
+    print(harness.summary("certificates issued (issue + PDF + QR)", issued))
+    print(harness.summary("GET /verify/{token}", verified))
+    failed = sum(r.failures for results in (issued, verified) for runs in results.values() for r in runs)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

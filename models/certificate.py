@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model, UtcDateTime
@@ -25,6 +25,9 @@ class Certificate(Model):
     issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(Text)
+    # Rendered on the first download and served from here afterwards (deferred: verification never reads them).
+    qr_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     resident: Mapped[Resident] = relationship()
     order: Mapped[Order] = relationship()

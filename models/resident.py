@@ -24,6 +24,9 @@ class Resident(Model):
     # The ID number is stored only encrypted; `id_number_index` is a keyed HMAC for exact lookup.
     id_number_encrypted: Mapped[str] = mapped_column(Text)
     id_number_index: Mapped[str] = mapped_column(String(64), unique=True)
+    # The masked form every response shows (`1401**********0017`), kept at write time so that no
+    # read decrypts; NULL only on a row written around `identity.residents.id_number_columns`.
+    id_number_masked: Mapped[str | None] = mapped_column(String(18))
     name: Mapped[str] = mapped_column(String(64))
     gender: Mapped[str] = mapped_column(String(1))
     birth_date: Mapped[dt.date]

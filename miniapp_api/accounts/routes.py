@@ -5,12 +5,14 @@ from __future__ import annotations
 from miniapp_api.accounts import service
 from miniapp_api.accounts.schemas import AccountSchema, LedgerPageSchema, LedgerQuerySchema
 from miniapp_api.core.api import Blueprint
+from miniapp_api.core.readonly import read_only
 from miniapp_api.identity.access import resident_scoped
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1/residents", description="Account lookup")
 
 
 @bp.get("/<resident_id>/account")
+@read_only
 @resident_scoped
 @bp.response(200, AccountSchema)
 def account(resident):
@@ -19,6 +21,7 @@ def account(resident):
 
 
 @bp.get("/<resident_id>/ledger")
+@read_only
 @resident_scoped
 @bp.arguments(LedgerQuerySchema, location="query")
 @bp.response(200, LedgerPageSchema)

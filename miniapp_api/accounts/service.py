@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -63,8 +64,9 @@ class LedgerPage:
 def account(resident: Resident) -> Account:
     """The account: balance by source, paid years, status, eligibility and the benefit estimate."""
     standard, facts = rulebook.standard(), rulebook.facts_from_snapshot(resident)
-    history, sums, today = rulebook.history(resident), totals(resident), clock().today()
-    estimate = benefit(resident, standard, facts, history, sums.balance_fen)
+    orders = rulebook.live_orders(resident)
+    history, sums, today = rulebook.history_of(orders, clock().now()), totals(resident), clock().today()
+    estimate = benefit(resident, standard, facts, history, sums.balance_fen, latest_tier(orders))
     return Account(
         resident=resident,
         totals=sums,
@@ -78,7 +80,12 @@ def account(resident: Resident) -> Account:
 
 
 def benefit(
-    resident: Resident, standard: Standard, facts: ResidentFacts, history: ContributionHistory, balance_fen: int
+    resident: Resident,
+    standard: Standard,
+    facts: ResidentFacts,
+    history: ContributionHistory,
+    balance_fen: int,
+    tier_fen: int | None,
 ) -> benefits.Estimate:
     """The benefit in payment once it started (R11: fixed, with its raises); before that, the estimate
     projecting the balance with the current tier to 65, saying when the required years cannot be reached."""
@@ -86,7 +93,7 @@ def benefit(
         today = clock().today()
         pension = monthly.pension_in_payment(resident, today.replace(day=1))
         return benefits.in_payment(standard, facts, pension, resident.benefit_started_on, today)
-    return benefits.estimate_benefit(standard, facts, history, balance_fen, clock().now(), latest_tier(resident))
+    return benefits.estimate_benefit(standard, facts, history, balance_fen, clock().now(), tier_fen)
 
 
 def totals(resident: Resident) -> AccountTotals:
@@ -119,13 +126,7 @@ def ledger_page(resident: Resident, year: int | None, page: int) -> LedgerPage:
     return LedgerPage(rows[:PAGE_SIZE], page + 1 if len(rows) > PAGE_SIZE else None)
 
 
-def latest_tier(resident: Resident) -> int | None:
-    """The tier of the latest paid normal contribution (the basis of the benefit estimate)."""
-    return db.session.scalar(
-        db.select(Order.tier_fen)
-        .where(
-            Order.resident_id == resident.id, Order.status == OrderStatus.PAID, Order.kind == ContributionKind.NORMAL
-        )
-        .order_by(Order.year.desc())
-        .limit(1)
-    )
+def latest_tier(orders: Sequence[Order]) -> int | None:
+    """The tier of the latest paid normal contribution (the basis of the benefit estimate), of `live_orders`."""
+    paid = [o for o in orders if o.status == OrderStatus.PAID and o.kind == ContributionKind.NORMAL]
+    return max(paid, key=lambda order: order.year).tier_fen if paid else None

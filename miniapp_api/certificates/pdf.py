@@ -7,22 +7,27 @@ number only masked (API.md masking: the paper travels, and the QR page shows it 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from dataclasses import dataclass
+from importlib.resources import files
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from miniapp_api.certificates.qr import qr_png
 from policy.id_number import mask
 
 TITLE = "城乡居民补充养老保险缴费证明"
-CJK_FONT = "STSong-Light"
-LATIN_FONT = "Helvetica"
+# Noto Sans SC (SIL Open Font License), installed from the locks by `justmytype-intl-cjk`; reportlab
+# embeds the subset of glyphs each certificate uses, so every viewer shows the same page.
+CJK_FONT = "NotoSansSC"
+FONT_FILE = files("justmytype_intl_cjk") / "fonts" / "ofl" / "notosanssc" / "NotoSansSC[wght].ttf"
+LATIN_FONT = CJK_FONT  # its Latin glyphs too: one embedded font, nothing left to the viewer
 QR_SIZE = 45 * mm
 MARGIN = 25 * mm
 CHANNEL_LABELS = {
@@ -91,15 +96,22 @@ def certificate_rows(data: CertificateData) -> list[tuple[str, str]]:
     ]
 
 
-def render_certificate_pdf(data: CertificateData) -> bytes:
-    """The certificate as a one-page A4 PDF."""
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+@functools.cache
+def register_font() -> None:
+    """Load the font once per process (about 0.3 s); gunicorn's preloaded app does it before forking."""
+    pdfmetrics.registerFont(TTFont(CJK_FONT, str(FONT_FILE)))
+
+
+def render_certificate_pdf(data: CertificateData, qr: bytes | None = None) -> bytes:
+    """The certificate as a one-page A4 PDF; `qr` is the PNG of `data.verify_url` when already made."""
+    register_font()
+    qr = qr if qr is not None else qr_png(data.verify_url)
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=True)
+    canvas = Canvas(buffer, pagesize=A4, invariant=True, initialFontName=CJK_FONT)
     canvas.setTitle(f"{TITLE} {data.certificate_no}")
     y = _draw_heading(canvas, data.certificate_no)
     y = _draw_rows(canvas, certificate_rows(data), y)
-    _draw_verification(canvas, data.verify_url, y)
+    _draw_verification(canvas, data.verify_url, qr, y)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
@@ -135,11 +147,11 @@ def _draw_rows(canvas: Canvas, rows: list[tuple[str, str]], top: float) -> float
     return y
 
 
-def _draw_verification(canvas: Canvas, url: str, top: float) -> None:
+def _draw_verification(canvas: Canvas, url: str, qr: bytes, top: float) -> None:
     """The QR code, with the link spelled out beside it for typing in by hand."""
     width, _ = A4
     qr_y = top - 10 * mm - QR_SIZE
-    canvas.drawImage(ImageReader(io.BytesIO(qr_png(url))), MARGIN, qr_y, QR_SIZE, QR_SIZE)
+    canvas.drawImage(ImageReader(io.BytesIO(qr)), MARGIN, qr_y, QR_SIZE, QR_SIZE)
     text_x = MARGIN + QR_SIZE + 8 * mm
     canvas.setFont(CJK_FONT, 11)
     canvas.drawString(text_x, top - 16 * mm, "扫描左侧二维码或访问以下网址，")

@@ -7,6 +7,7 @@ from flask import Flask, Response, request, send_from_directory
 
 from miniapp_api.certificates import service as certificates
 from miniapp_api.certificates import signing
+from miniapp_api.certificates.pdf import register_font
 from miniapp_api.certificates.schemas import CertificateSchema, IssueCertificateSchema, VerificationSchema
 from miniapp_api.certificates.signing import settings
 from miniapp_api.core.api import Blueprint
@@ -14,6 +15,7 @@ from miniapp_api.core.errors import ApiError
 from miniapp_api.core.openapi import BINARY
 from miniapp_api.core.paths import STATIC
 from miniapp_api.core.ratelimit import limit
+from miniapp_api.core.readonly import read_only
 from miniapp_api.identity.access import authorize, resident_scoped
 from miniapp_api.identity.auth import current_user
 from models import Certificate, Resident
@@ -78,6 +80,7 @@ def _own_certificate(certificate_no: str) -> Certificate:
 
 
 @bp.get("/verify/<token>")
+@read_only
 @bp.doc(security=[])
 @bp.response(200, VerificationSchema)
 @bp.problems(429, "rate_limited")
@@ -96,5 +99,6 @@ def verify_page(token: str):
 
 
 def init_app(app: Flask) -> None:
-    """Load the signing keys and certificate settings (a bad key stops start-up)."""
+    """Load the signing keys and certificate settings (a bad key stops start-up), and the PDF font."""
     signing.init_app(app)
+    register_font()

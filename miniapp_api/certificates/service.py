@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from miniapp_api.certificates.numbers import is_certificate_number, new_certificate_number
 from miniapp_api.certificates.pdf import CertificateData, render_certificate_pdf
@@ -15,9 +17,9 @@ from miniapp_api.certificates.signing import settings
 from miniapp_api.certificates.token import sign_token, verify_token
 from miniapp_api.core.clock import SHANGHAI, clock, rfc3339
 from miniapp_api.core.errors import ApiError
-from miniapp_api.identity.residents import id_number_of
+from miniapp_api.identity.residents import masked_id_number
 from models import Certificate, Order, OrderStatus, Payer, Resident, db
-from policy.id_number import mask, mask_name
+from policy.id_number import mask_name
 from policy.workdays import certificate_available_at
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,12 @@ def valid_certificate(resident: Resident, year: int) -> Certificate | None:
     )
 
 
-def find(certificate_no: str) -> Certificate | None:
+def find(certificate_no: str, *options: ORMOption) -> Certificate | None:
     if not is_certificate_number(certificate_no):
         return None
-    return db.session.scalar(db.select(Certificate).where(Certificate.certificate_no == certificate_no))
+    return db.session.scalar(
+        db.select(Certificate).options(*options).where(Certificate.certificate_no == certificate_no)
+    )
 
 
 def paid_order(resident: Resident, year: int) -> Order | None:
@@ -141,20 +145,46 @@ class Verification:
 
     @property
     def id_number(self) -> str | None:
-        return mask(id_number_of(self.certificate.resident)) if self.certificate else None
+        return masked_id_number(self.certificate.resident) if self.certificate else None
 
 
 def verification(token: str) -> Verification:
     number = verify_token(settings().signing.public_keys, token)
-    return Verification(find(number) if number else None)
+    # One statement: the page shows the holder and the payment too.
+    holder_and_payment = (joinedload(Certificate.resident), joinedload(Certificate.order))
+    return Verification(find(number, *holder_and_payment) if number else None)
 
 
 def pdf(certificate: Certificate) -> bytes:
-    return render_certificate_pdf(_printed_data(certificate))
+    """The certificate's PDF: rendered on the first download, then served as stored."""
+    if certificate.pdf is None:
+        _store(certificate, pdf=render_certificate_pdf(_printed_data(certificate), qr(certificate)))
+    assert certificate.pdf is not None
+    return certificate.pdf
 
 
 def qr(certificate: Certificate) -> bytes:
-    return qr_png(verify_url(certificate))
+    """The PNG of the verification link: rendered once, then served as stored."""
+    if certificate.qr_png is None:
+        _store(certificate, qr_png=qr_png(verify_url(certificate)))
+    assert certificate.qr_png is not None
+    return certificate.qr_png
+
+
+def _store(certificate: Certificate, **rendering: bytes) -> None:
+    """Keep a rendering (committed); a concurrent first download's identical one is left as it is."""
+    (column,) = rendering
+    stored = db.session.execute(
+        db.update(Certificate)
+        .where(Certificate.id == certificate.id, getattr(Certificate, column).is_(None))
+        .values(**rendering)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if stored.rowcount == 0:
+        db.session.refresh(certificate, [column])
+    else:
+        setattr(certificate, column, rendering[column])
 
 
 def _printed_data(certificate: Certificate) -> CertificateData:
@@ -162,7 +192,7 @@ def _printed_data(certificate: Certificate) -> CertificateData:
     return CertificateData(
         certificate_no=certificate.certificate_no,
         holder_name=resident.name,
-        id_number=id_number_of(resident),
+        id_number=masked_id_number(resident),
         region_name=resident.region_name,
         year=certificate.year,
         amount_fen=order.amount_fen,

@@ -1,9 +1,12 @@
 """Ed25519-signed verification tokens carrying a certificate number (the QR link's last segment).
 
-Format: `<key_id>.<base64url(signature ‖ certificate_no UTF-8)>`, no padding. The signature covers a
-domain tag, the key id and the number, so a token cannot be moved to another key or purpose. The
-body must be canonical base64url (it re-encodes to itself): without that check, the unused low
-bits of the last character would let two different tokens decode to the same bytes.
+Format: `<key_id>.<base64url(signature ‖ number)>`, no padding, where the number is the certificate
+number's 80 bits packed in 10 bytes: 108 characters, the least an Ed25519 signature (64 bytes) and
+the number allow, so the QR code stays small. Tokens issued before carry the number as its 24 UTF-8
+characters under the v1 domain tag and still verify. The signature covers a domain tag, the key id
+and the number, so a token cannot be moved to another key or purpose. The body must be canonical
+base64url (it re-encodes to itself): without that check, the unused low bits of the last character
+would let two different tokens decode to the same bytes.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-_DOMAIN = b"SXBY-CERT-TOKEN-v1"
+from miniapp_api.certificates.numbers import packed, unpacked
+
+_DOMAIN = b"SXBY-CERT-TOKEN-v2"  # signed over the packed number
+_DOMAIN_V1 = b"SXBY-CERT-TOKEN-v1"  # signed over the number's characters
 _SIGNATURE_BYTES = 64
+_PACKED_BYTES = 10
 _MAX_TOKEN_CHARS = 1024
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -28,10 +35,10 @@ _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 def sign_token(private_key: Ed25519PrivateKey, key_id: str, certificate_no: str) -> str:
     """A URL-safe token proving that the holder of `key_id`'s key issued `certificate_no`."""
-    if not _KEY_ID.fullmatch(key_id) or not certificate_no:
-        raise ValueError("key id must be 1-32 base64url characters and the number non-empty")
-    number = certificate_no.encode("utf-8")
-    signature = private_key.sign(_message(key_id, number))
+    if not _KEY_ID.fullmatch(key_id):
+        raise ValueError("key id must be 1-32 base64url characters")
+    number = packed(certificate_no)
+    signature = private_key.sign(_message(_DOMAIN, key_id, number))
     return f"{key_id}.{_b64encode(signature + number)}"
 
 
@@ -41,9 +48,10 @@ def verify_token(public_keys: Mapping[str, Ed25519PublicKey], token: str) -> str
     if parsed is None or parsed[0] not in public_keys:
         return None
     key_id, signature, number = parsed
+    domain = _DOMAIN if len(number) == _PACKED_BYTES else _DOMAIN_V1
     try:
-        public_keys[key_id].verify(signature, _message(key_id, number))
-        return number.decode("utf-8")
+        public_keys[key_id].verify(signature, _message(domain, key_id, number))
+        return unpacked(number) if domain == _DOMAIN else number.decode("utf-8")
     except (InvalidSignature, UnicodeDecodeError):
         return None
 
@@ -58,8 +66,8 @@ def _parse(token: object) -> tuple[str, bytes, bytes] | None:
     return key_id, raw[:_SIGNATURE_BYTES], raw[_SIGNATURE_BYTES:]
 
 
-def _message(key_id: str, number: bytes) -> bytes:
-    return b"\0".join([_DOMAIN, key_id.encode("ascii"), number])
+def _message(domain: bytes, key_id: str, number: bytes) -> bytes:
+    return b"\0".join([domain, key_id.encode("ascii"), number])
 
 
 def _b64encode(raw: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from flask import current_app
 from sqlalchemy import Row
@@ -59,22 +60,34 @@ def facts_from_snapshot(resident: Resident | Row) -> ResidentFacts:
 
 def history(resident: Resident) -> ContributionHistory:
     """Paid and still-pending orders, in one query."""
-    return histories([resident.id])[resident.id]
+    return history_of(live_orders(resident), clock().now())
+
+
+def live_orders(resident: Resident) -> Sequence[Order]:
+    """The resident's paid and pending orders (what `history_of` reads)."""
+    return live_orders_by_resident([resident.id])[resident.id]
 
 
 def histories(resident_ids: list[int]) -> dict[int, ContributionHistory]:
     """Each resident's history, for a whole batch of residents in one query."""
+    now = clock().now()
+    return {
+        resident_id: history_of(orders, now) for resident_id, orders in live_orders_by_resident(resident_ids).items()
+    }
+
+
+def live_orders_by_resident(resident_ids: list[int]) -> dict[int, list[Order]]:
+    """Each resident's live (pending or paid) orders, in one query."""
     live = db.session.scalars(
         db.select(Order).where(Order.resident_id.in_(resident_ids), Order.status.in_(OrderStatus.live()))
     ).all()
     by_resident: dict[int, list[Order]] = {resident_id: [] for resident_id in resident_ids}
     for order in live:
         by_resident[order.resident_id].append(order)
-    now = clock().now()
-    return {resident_id: history_of(orders, now) for resident_id, orders in by_resident.items()}
+    return by_resident
 
 
-def history_of(orders: list[Order], now: dt.datetime) -> ContributionHistory:
+def history_of(orders: Sequence[Order], now: dt.datetime) -> ContributionHistory:
     """A resident's history from their live (pending or paid) orders."""
     paid = [o for o in orders if o.status == OrderStatus.PAID]
     pending = [o for o in orders if o.status == OrderStatus.PENDING and o.expires_at > now]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from functools import wraps
 
+from flask import g
+
 from miniapp_api.core.errors import ApiError
-from miniapp_api.identity.auth import current_user
+from miniapp_api.identity.auth import claimed_user_id, current_user
 from models import FamilyLink, LinkStatus, Payer, Resident, WeChatUser, db
 
 NOT_FOUND = "No such resident, or you may not act for them."
@@ -44,13 +46,26 @@ def authorize(resident: Resident | None) -> tuple[Resident, Payer]:
     return resident, relation
 
 
+def _resident_and_caller(resident_id: str) -> Resident | None:
+    """The resident by public id; the caller's user row comes in the same statement (one round trip),
+    so that `current_user` finds it in the session instead of asking the database again."""
+    by_public_id, user_id = Resident.public_id == resident_id, claimed_user_id()
+    if user_id is None:
+        return db.session.scalar(db.select(Resident).where(by_public_id))
+    query = db.select(Resident, WeChatUser).outerjoin(WeChatUser, WeChatUser.id == user_id).where(by_public_id)
+    row = db.session.execute(query).first()
+    if row is None:
+        return None
+    g.loaded_user = row[1]  # the session's identity map holds rows weakly: keep it for `current_user`
+    return row[0]
+
+
 def resident_scoped(view):
     """Replace the `resident_id` URL argument with the authorized `resident`."""
 
     @wraps(view)
     def wrapper(*args, resident_id: str, **kwargs):
-        resident = db.session.scalar(db.select(Resident).where(Resident.public_id == resident_id))
-        return view(*args, resident=authorize(resident)[0], **kwargs)
+        return view(*args, resident=authorize(_resident_and_caller(resident_id))[0], **kwargs)
 
     wrapper.resident_scoped = True  # type: ignore[attr-defined]
     return wrapper

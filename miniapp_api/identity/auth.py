@@ -16,22 +16,45 @@ def _unauthorized(message: str) -> ApiError:
 
 
 def _bearer_token() -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    token = _bearer_token_or_none()
+    if token is None:
         raise _unauthorized("A bearer access token is required.")
-    return token.strip()
+    return token
+
+
+def _bearer_token_or_none() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token else None
 
 
 def current_user() -> WeChatUser:
     """The token's user; 401 unless the token is genuine, unexpired and of the user's current generation
     (a binding moved away or ended by agency staff ends every token issued before)."""
     if "user" not in g:
-        subject = tokens.decode(_bearer_token())
+        subject = _subject(_bearer_token())
         user = db.session.get(WeChatUser, subject.user_id) if subject is not None else None
         if user is None or subject is None or user.token_generation != subject.generation:
             raise _unauthorized("The access token is invalid or expired.")
         g.user = user
     return g.user
+
+
+def claimed_user_id() -> int | None:
+    """The user id a genuine bearer token names, without checking the user (None without one): lets a
+    caller load the user row along with its own first statement; `current_user` still decides."""
+    if "user" in g:
+        return g.user.id
+    token = _bearer_token_or_none()
+    subject = _subject(token) if token else None
+    return subject.user_id if subject is not None else None
+
+
+def _subject(token: str) -> tokens.Subject | None:
+    """The token's decoded subject, once per request."""
+    decoded = g.setdefault("token_subjects", {})
+    if token not in decoded:
+        decoded[token] = tokens.decode(token)
+    return decoded[token]
 
 
 def login_required(view):

@@ -23,11 +23,18 @@ def sync_from_registry(record: RegistryRecord) -> Resident:
     return resident
 
 
+def id_number_columns(number: str) -> dict[str, str]:
+    """How a resident's ID number is stored: encrypted, its blind index, and the masked form reads show."""
+    return {
+        "id_number_encrypted": cipher().encrypt(number),
+        "id_number_index": cipher().blind_index(number),
+        "id_number_masked": id_number.mask(number),
+    }
+
+
 def _insert(record: RegistryRecord) -> Resident:
     """A new resident row; if a simultaneous request inserted the same person first, that row."""
-    resident = Resident(
-        id_number_encrypted=cipher().encrypt(record.id_number), id_number_index=cipher().blind_index(record.id_number)
-    )
+    resident = Resident(**id_number_columns(record.id_number))
     _refresh(resident, record)
     try:
         with db.session.begin_nested():
@@ -58,7 +65,8 @@ def id_number_of(resident: Resident) -> str:
 
 
 def masked_id_number(resident: Resident) -> str:
-    return id_number.mask(id_number_of(resident))
+    """As kept at write time; decrypted and masked only for a row written without it."""
+    return resident.id_number_masked or id_number.mask(id_number_of(resident))
 
 
 def age_today(resident: Resident) -> int:

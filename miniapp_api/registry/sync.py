@@ -27,6 +27,7 @@ from miniapp_api.core.pii import cipher
 from models import RegistryCursor, Resident, db
 from models.base import dialect_insert
 from models.resident import new_public_id
+from policy import id_number
 
 FEED = "agency"
 FACT_COLUMNS = (
@@ -139,6 +140,7 @@ def _row(change: Change, index: str, found: Known | None, now: dt.datetime) -> d
         "id_number_index": index,
         # A known resident keeps their ciphertext (the upsert leaves it alone); only new ones are encrypted.
         "id_number_encrypted": found.encrypted if found is not None else cipher().encrypt(change.id_number),
+        "id_number_masked": id_number.mask(change.id_number),  # masked views never decrypt
         "name": record.name,
         "gender": record.gender,
         "birth_date": record.birth_date,
@@ -180,7 +182,8 @@ def _upsert(rows: list[dict]) -> None:
 # PostgreSQL: the page as one array per column, unnested into a single INSERT … ON CONFLICT: one
 # statement and one round trip per page, planned once, whatever the page size.
 ARRAY_TYPES = {
-    "public_id": "text", "id_number_index": "text", "id_number_encrypted": "text", "name": "text",
+    "public_id": "text", "id_number_index": "text", "id_number_encrypted": "text", "id_number_masked": "text",
+    "name": "text",
     "gender": "text", "birth_date": "date", "region_code": "text", "region_name": "text", "categories": "text",
     "supporter_capable": "boolean", "receiving_basic_pension": "boolean", "basic_pension_paid_years": "text",
     "registration_updated_on": "date", "deceased_on": "date", "registry_seq": "bigint",

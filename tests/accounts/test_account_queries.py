@@ -73,6 +73,8 @@ def test_statement_count_does_not_grow_with_the_ledger(app, client, residents, p
     short, long = (_statements(app, client, *residents[years], path) for years in (6, 30))
     assert len(short) == len(long), (short, long)
     assert len(long) <= MAX_STATEMENTS, long
+    # The resident comes with the caller's user row; the account adds its orders and the sums.
+    assert len(long) == (3 if path == "account" else 2), long
 
 
 def test_the_long_ledger_is_really_read(client, residents):
@@ -85,3 +87,22 @@ def test_the_long_ledger_is_really_read(client, residents):
         for page in (1, 2, 3, 4, 5)
     ]
     assert sum(len(page["items"]) for page in pages) == 90 and pages[-1]["next_page"] is None
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_lookups_run_outside_a_transaction(app, client, residents, path):
+    """No BEGIN and ROLLBACK round trips: every statement of the read-only request runs in autocommit."""
+    modes: list[bool] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        modes.append(conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        resident_id, headers = residents[6]
+        assert client.get(f"/api/v1/residents/{resident_id}/{path}", headers=headers).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert modes and all(modes), modes

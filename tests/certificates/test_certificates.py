@@ -263,6 +263,36 @@ def test_pdf_shows_the_payment_and_its_qr_decodes_to_the_verify_url(app, client)
     assert ID_NUMBER not in text
 
 
+def test_pdf_and_qr_are_rendered_once_then_served_from_storage(app, client, monkeypatch):
+    world = seed(app)
+    certificate = issued(app, client, world)
+    headers = auth(client, world.owner)
+    first = {
+        url: client.get(certificate[url].removeprefix(BASE), headers=headers).data for url in ("pdf_url", "qr_url")
+    }
+
+    def no_rendering(*args):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(service, "render_certificate_pdf", no_rendering)
+    monkeypatch.setattr(service, "qr_png", no_rendering)
+    for url, data in first.items():
+        assert client.get(certificate[url].removeprefix(BASE), headers=headers).data == data
+    with app.app_context():
+        stored = db.session.scalar(
+            db.select(Certificate).where(Certificate.certificate_no == certificate["certificate_no"])
+        )
+        assert (stored.pdf, stored.qr_png) == (first["pdf_url"], first["qr_url"])
+
+
+def test_the_verify_url_is_as_short_as_the_signature_allows(app, client):
+    world = seed(app)
+    token = token_of(issued(app, client, world))
+    key_id, body = token.split(".")
+    # 64 signature bytes and the certificate number's 80 bits, in unpadded base64url
+    assert len(key_id) == 8 and len(body) == -(-(64 + 10) * 4 // 3)
+
+
 # Public verification ----------------------------------------------------------------------------
 
 

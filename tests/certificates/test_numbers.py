@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from miniapp_api.certificates.numbers import CROCKFORD, is_certificate_number, new_certificate_number
+import pytest
+
+from miniapp_api.certificates.numbers import CROCKFORD, is_certificate_number, new_certificate_number, packed, unpacked
 
 
 def test_shape_is_prefix_and_four_groups_of_crockford_base32():
@@ -34,3 +36,19 @@ def test_recognises_only_the_exact_shape():
         12,
     ]:
         assert not is_certificate_number(text), text
+
+
+def test_packed_numbers_are_ten_bytes_and_unpack_to_themselves():
+    for number in [new_certificate_number() for _ in range(200)] + [
+        "SXBY-0000-0000-0000-0000",
+        "SXBY-ZZZZ-ZZZZ-ZZZZ-ZZZZ",
+    ]:
+        raw = packed(number)
+        assert len(raw) == 10 and unpacked(raw) == number
+    assert packed("SXBY-0000-0000-0000-0001") == bytes(9) + b"\x01"
+
+
+def test_only_numbers_pack():
+    for text in ["", "SXBY-0000", "sxby-0000-0000-0000-0001", "SXBY-0000-0000-0000-000I"]:
+        with pytest.raises(ValueError):
+            packed(text)

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+import shutil
+import subprocess
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
@@ -21,6 +24,7 @@ from miniapp_api.certificates.pdf import (
 )
 from miniapp_api.certificates.token import key_id_of, sign_token, verify_token
 from policy.id_number import make
+from tests.support.skipping import unavailable
 
 ID_NUMBER = make("140105", dt.date(1958, 9, 12), 1)
 SIGNING_KEY = Ed25519PrivateKey.generate()
@@ -152,6 +156,23 @@ def test_format_yuan(fen, text):
 def test_format_yuan_refuses_floats():
     with pytest.raises(TypeError):
         format_yuan(1000.0)
+
+
+def test_the_one_font_is_an_embedded_subset_of_noto_sans_sc(data):
+    pdf = render_certificate_pdf(data)
+    fonts = set(re.findall(rb"/BaseFont /([A-Za-z0-9+-]+)", pdf))
+    assert len(fonts) == 1 and re.fullmatch(rb"[A-Z]{6}\+NotoSansSC-\w+", fonts.pop())
+    assert pdf.count(b"/FontFile2") == 1  # the TrueType glyphs travel with the file
+
+
+def test_pdffonts_reports_every_font_embedded(data, tmp_path):
+    if shutil.which("pdffonts") is None:
+        unavailable("pdffonts (poppler-utils) is not installed")
+    path = tmp_path / "certificate.pdf"
+    path.write_bytes(render_certificate_pdf(data))
+    rows = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    assert rows and all(row.split()[-5:-3] == ["yes", "yes"] for row in rows), rows
+    assert all("NotoSansSC" in row for row in rows)
 
 
 def test_rendering_is_deterministic(data):

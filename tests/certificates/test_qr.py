@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import secrets
 
 import zxingcpp
 from PIL import Image
@@ -28,3 +29,19 @@ def test_error_correction_level_m():
     with Image.open(io.BytesIO(qr_png(URL))) as image:
         (result,) = zxingcpp.read_barcodes(image)
     assert result.ec_level == "M"
+
+
+def test_codes_of_random_links_decode_at_every_size():
+    """The fixed mask costs nothing in readability: 30 random tokens, down to 3 pixels a module."""
+    for _ in range(30):
+        url = f"http://127.0.0.1:8000/verify/{secrets.token_hex(4)}.{secrets.token_urlsafe(74)[:99]}"
+        for box_size in (3, 10):
+            with Image.open(io.BytesIO(qr_png(url, box_size=box_size))) as image:
+                assert decode(image) == [url], (url, box_size)
+
+
+def test_quiet_zone_and_module_size():
+    with Image.open(io.BytesIO(qr_png(URL, box_size=10))) as image:
+        width, height = image.size
+        assert width == height and width % 10 == 0
+        assert image.convert("L").crop((0, 0, 40, width)).getextrema() == (255, 255)  # 4 white modules

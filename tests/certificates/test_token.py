@@ -38,7 +38,16 @@ def test_round_trip_is_url_safe_and_compact(key, keys):
     token = sign_token(key, key_id_of(key.public_key()), number)
     assert verify_token(keys, token) == number
     assert set(token) <= set(ALPHABET + ".") and "=" not in token
-    assert len(token) <= 130
+    assert len(token) == 8 + 1 + 99  # key id, dot, 64 + 10 bytes in base64url
+
+
+def test_tokens_of_the_first_format_still_verify(key, keys):
+    """Printed before the number was packed: the number's characters under the v1 domain tag."""
+    number, key_id = new_certificate_number(), key_id_of(key.public_key())
+    signature = key.sign(b"\0".join([b"SXBY-CERT-TOKEN-v1", key_id.encode(), number.encode()]))
+    legacy = f"{key_id}.{base64.urlsafe_b64encode(signature + number.encode()).rstrip(b'=').decode()}"
+    assert verify_token(keys, legacy) == number
+    assert verify_token(keys, legacy[:-2] + ("A" if legacy[-2] != "A" else "B") + legacy[-1]) is None
 
 
 def test_token_body_ends_in_a_character_with_unused_bits(token):
@@ -123,8 +132,9 @@ def test_sign_refuses_unusable_key_ids_and_empty_numbers(key):
     for key_id in ["", "a.b", "a b", "x" * 33, "é"]:
         with pytest.raises(ValueError):
             sign_token(key, key_id, "SXBY-0000-0000-0000-0001")
-    with pytest.raises(ValueError):
-        sign_token(key, "k1", "")
+    for number in ["", "SXBY-0000", "sxby-0000-0000-0000-0001"]:
+        with pytest.raises(ValueError):
+            sign_token(key, "k1", number)
 
 
 def test_key_id_is_eight_hex_characters_stable_per_key(key):

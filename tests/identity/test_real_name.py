@@ -5,6 +5,7 @@ rate limits. The face check itself: test_face_verification.py."""
 import pytest
 
 from integrations.sandbox import demo_data
+from miniapp_api.core.pii import IdCipher
 from models import Resident, db
 from policy import id_number as id_numbers
 from tests.support.constants import NOW
@@ -80,6 +81,14 @@ def test_id_number_is_encrypted_at_rest_with_a_blind_index(app, client):
         row = db.session.scalar(db.select(Resident))
         assert WANG["id_number"] not in row.id_number_encrypted
         assert WANG["id_number"] not in row.id_number_index and len(row.id_number_index) == 64
+        assert row.id_number_masked == WANG["id_number"][:4] + "*" * 10 + WANG["id_number"][-4:]
+
+
+def test_masked_views_read_the_kept_mask_without_decrypting(app, client, monkeypatch):
+    headers, _ = verified(client, "parent_1958")
+    monkeypatch.setattr(IdCipher, "decrypt", lambda self, token: pytest.fail("decrypted for a masked view"))
+    resident = client.get("/api/v1/me", headers=headers).get_json()["resident"]
+    assert resident["id_number"] == WANG["id_number"][:4] + "*" * 10 + WANG["id_number"][-4:]
 
 
 def test_real_name_attempts_are_rate_limited(client):

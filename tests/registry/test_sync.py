@@ -47,6 +47,7 @@ def test_a_full_load_brings_every_registry_fact_in_committed_pages(app):
     with app.app_context():
         assert cipher().decrypt(wang.id_number_encrypted) == WANG["id_number"]
         assert db.session.get(RegistryCursor, "agency").cursor == str(len(DEMO))
+    assert wang.id_number_masked == WANG["id_number"][:4] + "*" * 10 + WANG["id_number"][-4:]  # views never decrypt
 
 
 def test_a_rerun_finds_nothing_new_and_reapplying_the_feed_changes_nothing(app):

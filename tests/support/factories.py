@@ -9,8 +9,8 @@ import secrets
 
 from flask import current_app
 
-from miniapp_api.core.pii import cipher
 from miniapp_api.identity import tokens
+from miniapp_api.identity.residents import id_number_columns
 from miniapp_api.payments.crediting import Payment, credit_payment
 from models import FamilyLink, Order, Resident, WeChatUser, db
 from policy import id_number
@@ -34,8 +34,7 @@ def resident(
     """A resident row (flushed, not committed); needs an app context."""
     number = number or new_id_number(birth_date, region_code)
     row = Resident(
-        id_number_encrypted=cipher().encrypt(number),
-        id_number_index=cipher().blind_index(number),
+        **id_number_columns(number),
         name=name,
         gender="M",
         birth_date=birth_date,

@@ -1,0 +1,163 @@
+"""What every benchmark shares: a throw-away PostgreSQL database, gunicorn servers (the project and
+its floor, same settings), load through `wrk` or `bench/load.py`, and the A B A B comparison.
+
+Both servers run at once from `gunicorn.conf.py` (its JSON access log included) with 2 sync workers
+each; only one of them is loaded at a time, in alternating rounds, so both see the same machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from miniapp_api.core import config as configuration  # noqa: E402
+from tests.support.waiting import free_port, wait_until_up  # noqa: E402
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+WRK_SCRIPT = Path(__file__).with_name("wrk_requests.lua")
+WORKERS = 2
+
+
+def loopback_only(url: str) -> None:
+    if urlsplit(url).hostname not in LOOPBACK:
+        raise SystemExit(f"refusing a non-loopback address: {url}")
+
+
+def _admin_engine(database_url: str) -> tuple[sa.Engine, str]:
+    url = sa.make_url(configuration.database_uri(database_url))
+    return sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT"), str(url.database)
+
+
+def _admin(database_url: str, *statements: str) -> None:
+    engine, name = _admin_engine(database_url)
+    with engine.connect() as connection:
+        for statement in statements:
+            connection.execute(sa.text(statement.format(name=name)))
+    engine.dispose()
+
+
+@contextlib.contextmanager
+def fresh_database(database_url: str, keep: bool = False) -> Iterator[str]:
+    """An empty PostgreSQL database (dropped and created), dropped again afterwards unless `keep`."""
+    loopback_only(database_url)
+    _admin(database_url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', 'CREATE DATABASE "{name}"')
+    try:
+        yield database_url
+    finally:
+        if not keep:
+            _admin(database_url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate(env: dict) -> None:
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def gunicorn(app: str, env: dict, workers: int = WORKERS) -> Iterator[str]:
+    """`app` (e.g. `wsgi:app`) under gunicorn with the project's settings; yields its base URL."""
+    port = free_port()
+    environment = {**env, "WEB_CONCURRENCY": str(workers), "BIND": f"127.0.0.1:{port}"}
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--preload", app]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout=90)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+@dataclass
+class Result:
+    """One load run: requests per second and latency percentiles (ms); statuses other than 2xx counted."""
+
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+    failures: int = 0
+    notes: dict = field(default_factory=dict)
+
+
+def request_line(method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> str:
+    """One request as `wrk_requests.lua` reads it: method, path, headers, body in hex, tab-separated."""
+    joined = "\x1f".join(f"{name}: {value}" for name, value in (headers or {}).items())
+    return "\t".join([method, path, joined, body.hex()])
+
+
+def wrk(base: str, lines: list[str], connections: int, seconds: float) -> Result:
+    """Closed-loop load with `wrk`: `connections` connections cycling through `lines` for `seconds`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as file:
+        file.write("\n".join(lines) + "\n")
+    try:
+        threads = min(connections, 2)
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(WRK_SCRIPT)]
+        output = subprocess.run(
+            [*command, base, "--", file.name], capture_output=True, text=True, check=True, timeout=seconds + 60
+        ).stdout
+    finally:
+        os.unlink(file.name)
+    return _wrk_result(output)
+
+
+def _wrk_result(output: str) -> Result:
+    values = dict(re.findall(r"^BENCH (\w+) ([\d.]+)$", output, re.MULTILINE))
+    return Result(
+        rps=float(values["rps"]),
+        p50=float(values["p50"]) / 1000,
+        p99=float(values["p99"]) / 1000,
+        requests=int(float(values["requests"])),
+        failures=int(float(values["failures"])),
+    )
+
+
+def alternate(rounds: int, bases: dict[str, str], run: Callable[[str], Result]) -> dict[str, list[Result]]:
+    """`run` against each server once per round, in the same order every round (A B A B ...)."""
+    results: dict[str, list[Result]] = {name: [] for name in bases}
+    for number in range(1, rounds + 1):
+        for name, base in bases.items():
+            result = run(base)
+            results[name].append(result)
+            print(
+                f"  round {number} {name:<8} {result.rps:8.0f}/s  p50 {result.p50:6.1f} ms  p99 {result.p99:6.1f} ms"
+                f"  ({result.requests} requests, {result.failures} failed; load {load_average()})",
+                flush=True,
+            )
+    return results
+
+
+def summary(label: str, results: dict[str, list[Result]]) -> str:
+    """A markdown row: each side's median rate and p99, and project ÷ floor."""
+    (project, floor) = (results["project"], results["floor"])
+    rate = {name: statistics.median(r.rps for r in runs) for name, runs in results.items()}
+    p99 = {name: statistics.median(r.p99 for r in runs) for name, runs in results.items()}
+    failures = sum(r.failures for runs in (project, floor) for r in runs)
+    return (
+        f"| {label} | {rate['project']:.0f}/s | {p99['project']:.1f} ms | {rate['floor']:.0f}/s | "
+        f"{p99['floor']:.1f} ms | **{rate['project'] / rate['floor']:.2f}** | {failures} |"
+    )
+
+
+TABLE_HEADER = (
+    "| endpoint | project | project p99 | floor | floor p99 | ratio | failed |\n|---|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])

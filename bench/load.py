@@ -1,0 +1,106 @@
+"""A small asyncio load generator for what `wrk` cannot do: send each request exactly once, or keep a
+fixed rate (open loop: requests start on schedule whether or not earlier ones finished).
+
+Requests are raw HTTP/1.1 bytes with `Connection: close` (gunicorn's sync workers close anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bench.harness import Result
+
+TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Request:
+    raw: bytes
+    label: str = ""
+
+
+def http(method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"", label: str = "") -> Request:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return Request(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body, label)
+
+
+async def _send(host: str, port: int, request: Request) -> tuple[int, float]:
+    started = time.perf_counter()
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), TIMEOUT)
+        writer.write(request.raw)
+        answer = await asyncio.wait_for(reader.read(), TIMEOUT)
+        writer.close()
+        status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+    except (TimeoutError, OSError, ValueError, IndexError):
+        status = 0
+    return status, time.perf_counter() - started
+
+
+def _result(latencies: list[float], statuses: Counter, seconds: float, labels: dict | None = None) -> Result:
+    ordered = sorted(latencies) or [0.0]
+    ok = sum(count for status, count in statuses.items() if 200 <= status < 300)
+    return Result(
+        rps=len(latencies) / seconds,
+        p50=statistics.median(ordered) * 1000,
+        p99=ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000,
+        requests=len(latencies),
+        failures=len(latencies) - ok,
+        notes={"statuses": dict(statuses), **({"labels": labels} if labels else {})},
+    )
+
+
+def once(base: str, requests: Sequence[Request], connections: int) -> Result:
+    """Every request exactly once, `connections` at a time (closed loop)."""
+    return asyncio.run(_once(base, requests, connections))
+
+
+async def _once(base: str, requests: Sequence[Request], connections: int) -> Result:
+    url = urlsplit(base)
+    queue = iter(requests)
+    latencies, statuses = [], Counter()
+
+    async def worker() -> None:
+        for request in queue:
+            status, took = await _send(url.hostname or "127.0.0.1", url.port or 80, request)
+            statuses[status] += 1
+            latencies.append(took)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return _result(latencies, statuses, time.perf_counter() - started)
+
+
+def at_rate(base: str, requests: Sequence[Request], rate: float) -> Result:
+    """The requests in order, started `rate` a second on schedule (open loop); p99 per label in notes."""
+    return asyncio.run(_at_rate(base, requests, rate))
+
+
+async def _at_rate(base: str, requests: Sequence[Request], rate: float) -> Result:
+    url = urlsplit(base)
+    by_label: dict[str, list[float]] = {}
+    latencies, statuses = [], Counter()
+
+    async def one(request: Request) -> None:
+        status, took = await _send(url.hostname or "127.0.0.1", url.port or 80, request)
+        statuses[status] += 1
+        latencies.append(took)
+        by_label.setdefault(request.label, []).append(took)
+
+    started = time.perf_counter()
+    tasks = []
+    for number, request in enumerate(requests):
+        delay = started + number / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(request)))
+    await asyncio.gather(*tasks)
+    labels = {label: _result(values, Counter(), 1).p99 for label, values in by_label.items()}
+    return _result(latencies, statuses, time.perf_counter() - started, labels)

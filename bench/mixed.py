@@ -1,0 +1,158 @@
+"""Sustained mixed load: lookups, order status, callbacks and verifications at 80 % of capacity for 2 minutes.
+
+    .venv/bin/python bench/mixed.py [--minutes 2] [--share 0.8] [--residents 1000]
+
+Creates the PostgreSQL database `pension_bench16_mixed`, seeds residents with a paid 2027 order, a
+bound WeChat user and an issued certificate each, and pending orders for the callbacks; serves the
+app under gunicorn (2 workers). Then, with the same mix of requests throughout (bench/load.py):
+
+1. idle: one request at a time, for the idle p99;
+2. capacity: 16 connections flat out (closed loop), for the requests per second the box gives;
+3. sustained: `--share` of that rate, started on schedule (open loop), for `--minutes`.
+
+It passes when nothing fails (every answer 2xx, every callback credited exactly once) and the
+sustained p99 stays within 2x the idle p99; it prints both, per kind of request too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import callbacks as callback_bench  # noqa: E402
+from bench import harness, load  # noqa: E402
+from bench.certificates import NOW, environment, seed  # noqa: E402
+from miniapp_api import create_app  # noqa: E402
+from miniapp_api.core import config as configuration  # noqa: E402
+from miniapp_api.payments.notify import NOTIFY_PATH  # noqa: E402
+
+# Out of 20 requests: what a day of the mini-program looks like, roughly.
+MIX = ("account",) * 7 + ("ledger",) * 4 + ("order",) * 3 + ("verify",) * 3 + ("callback",) * 3
+IDLE_SECONDS = 15
+CAPACITY_SECONDS = 15
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=2)
+    parser.add_argument("--share", type=float, default=0.8, help="share of the measured capacity to sustain")
+    parser.add_argument("--residents", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=16, help="for the capacity run")
+    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1/pension_bench16_mixed")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-mixed-") as folder:
+        env = environment(args, Path(folder))
+        key = callback_bench.tax_signature.load_private_key(
+            callback_bench.devkeys.sandbox_tax_private_key(Path(folder))
+        )
+        with harness.fresh_database(args.database, keep=args.keep):
+            harness.migrate(env)
+            return run(args, env, key)
+
+
+class Mix:
+    """Builds requests in the MIX order: each kind from its own prepared pool (callbacks used once)."""
+
+    def __init__(self, app, people: list[tuple[str, dict]], callbacks: list[load.Request]):
+        self.people, self.callbacks, self.rng = people, iter(callbacks), random.Random(5)
+        with app.app_context():
+            from models import Certificate, Order, Resident, db
+
+            rows = db.session.execute(
+                db.select(Resident.public_id, Order.order_no, Certificate.token)
+                .join(Order, Order.resident_id == Resident.id)
+                .join(Certificate, Certificate.order_id == Order.id)
+            ).all()
+        self.orders = {resident_id: order_no for resident_id, order_no, _ in rows}
+        self.tokens = [token for _, _, token in rows]
+
+    def requests(self, count: int) -> list[load.Request]:
+        return [self._one(MIX[n % len(MIX)]) for n in range(count)]
+
+    def _one(self, kind: str) -> load.Request:
+        resident_id, headers = self.rng.choice(self.people)
+        if kind == "callback":
+            return next(self.callbacks)
+        if kind == "verify":
+            return load.http("GET", f"/api/v1/verify/{self.rng.choice(self.tokens)}", label=kind)
+        if kind == "order":
+            return load.http("GET", f"/api/v1/orders/{self.orders[resident_id]}", headers, label=kind)
+        return load.http("GET", f"/api/v1/residents/{resident_id}/{kind}", headers, label=kind)
+
+
+def run(args: argparse.Namespace, env: dict, key) -> int:
+    app = create_app({name: env[name] for name in configuration.ENV_KEYS if name in env})
+    people = seed(env, args.residents)
+    logging.getLogger().setLevel(logging.WARNING)  # after the apps made: not a line per certificate issued
+    issue_all(app, people)
+    pending = callback_bench.seed(app, 6000, NOW)
+    deliveries = callback_bench.mixed_deliveries(pending, key, 0.2, random.Random(3), NOW)
+    callbacks = [load.http("POST", NOTIFY_PATH, headers, body, label="callback") for body, headers in deliveries]
+    mix = Mix(app, people, callbacks)
+    with harness.gunicorn("wsgi:app", env) as base:
+        load.once(base, mix.requests(100), 4)  # warm both workers up
+        idle = load.once(base, mix.requests(int(IDLE_SECONDS * 40)), 1)
+        capacity = load.once(base, mix.requests(int(CAPACITY_SECONDS * 150)), args.connections)
+        rate = args.share * capacity.rps
+        print(f"idle      {idle.rps:.0f}/s one at a time, p50 {idle.p50:.1f} ms, p99 {idle.p99:.1f} ms")
+        print(f"capacity  {capacity.rps:.0f}/s at {args.connections} connections, p99 {capacity.p99:.1f} ms")
+        print(f"sustained {rate:.0f}/s for {args.minutes:g} min (load {harness.load_average()}) ...", flush=True)
+        sustained = load.at_rate(base, mix.requests(int(rate * 60 * args.minutes)), rate)
+    return report(app, idle, sustained)
+
+
+def issue_all(app, people: list[tuple[str, dict]]) -> None:
+    client = app.test_client()
+    for resident_id, headers in people:
+        response = client.post(f"/api/v1/residents/{resident_id}/certificates", json={"year": 2027}, headers=headers)
+        assert response.status_code == 201, response.get_data(as_text=True)[:300]
+
+
+def report(app, idle: harness.Result, sustained: harness.Result) -> int:
+    once = exactly_once(app)
+    within = sustained.p99 <= 2 * idle.p99
+    print(
+        f"sustained {sustained.rps:.0f}/s reached, p50 {sustained.p50:.1f} ms, p99 {sustained.p99:.1f} ms "
+        f"({sustained.p99 / idle.p99:.1f}x idle), {sustained.failures} failed of {sustained.requests}"
+    )
+    print(f"statuses  {sustained.notes['statuses']}")
+    print("p99 by kind (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(sustained.notes["labels"].items())))
+    passed = once and within and not sustained.failures
+    print(f"verdict   {'PASS' if passed else 'FAIL'} (nothing failed: {not sustained.failures}, within 2x: {within})")
+    return 0 if passed else 1
+
+
+def exactly_once(app) -> bool:
+    """Every callback order credited is in the inbox as credited once, with exactly its ledger entries."""
+    from models import CallbackDelivery, LedgerEntry, Order, db
+
+    with app.app_context():
+        ours, paid = Order.order_no.like("BENCH%"), Order.status == "paid"
+        credited = db.session.scalar(db.select(db.func.count()).where(ours, paid))
+        total = db.func.coalesce(db.func.sum(LedgerEntry.amount_fen), 0)
+        booked = tuple(
+            int(n) for n in db.session.execute(db.select(db.func.count(), total).join(Order).where(ours)).one()
+        )
+        parts = db.func.sum(db.case((Order.collective_subsidy_fen > 0, 3), else_=2))
+        owed = db.func.sum(Order.amount_fen + Order.subsidy_fen + Order.collective_subsidy_fen)
+        expected = tuple(int(n or 0) for n in db.session.execute(db.select(parts, owed).where(ours, paid)).one())
+        first_credits = db.select(db.func.count(db.distinct(CallbackDelivery.out_order_no)))
+        delivered = db.session.scalar(first_credits.where(CallbackDelivery.outcome == "credited"))
+        db.engine.dispose()
+    once = credited == delivered and booked == expected
+    verdict = "exactly once" if once else "MISMATCH"
+    print(f"callbacks {credited} payments credited; ledger entries, fen {booked} (expected {expected}): {verdict}")
+    return once
+
+
+if __name__ == "__main__":
+    sys.exit(main())
