@@ -27,7 +27,7 @@ from miniapp_api.core.pii import cipher
 from models import RegistryCursor, Resident, db
 from models.base import dialect_insert
 from models.resident import new_public_id
-from policy import id_number
+from policy.id_number import mask
 
 FEED = "agency"
 FACT_COLUMNS = (
@@ -140,7 +140,7 @@ def _row(change: Change, index: str, found: Known | None, now: dt.datetime) -> d
         "id_number_index": index,
         # A known resident keeps their ciphertext (the upsert leaves it alone); only new ones are encrypted.
         "id_number_encrypted": found.encrypted if found is not None else cipher().encrypt(change.id_number),
-        "id_number_masked": id_number.mask(change.id_number),  # masked views never decrypt
+        "id_number_masked": mask(change.id_number),  # masked views never decrypt
         "name": record.name,
         "gender": record.gender,
         "birth_date": record.birth_date,
