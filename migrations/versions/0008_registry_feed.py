@@ -50,7 +50,7 @@ def downgrade():
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('uq_orders_live_year', sqlite_where=sa.text(LIVE_YEARLY), postgresql_where=sa.text(LIVE_YEARLY))
         batch_op.create_index('uq_orders_live_year', ['resident_id', 'year', 'kind'], unique=True, sqlite_where=sa.text(LIVE_YEARLY), postgresql_where=sa.text(LIVE_YEARLY))
-        batch_op.drop_constraint('ck_orders_slot', type_='check')
+        batch_op.drop_constraint(batch_op.f('ck_orders_slot'), type_='check')
         batch_op.drop_column('slot')
 
     with op.batch_alter_table('residents', schema=None) as batch_op:
