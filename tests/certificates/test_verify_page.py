@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.certificates import issued, seed, token_of
 from tests.support.live_server import serve
 from tests.support.skipping import unavailable
 
 pytestmark = pytest.mark.slow
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-def chromium_path() -> str | None:
-    """Debian's chromium (`apt-get install -y chromium`), or CHROMIUM_PATH."""
-    candidates = [os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"), "/usr/bin/chromium"]
-    return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
 
 
 @pytest.fixture(scope="module")

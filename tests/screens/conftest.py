@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.certificates.test_verify_page import CHROMIUM_ARGS, chromium_path
-from tests.devtools.test_demo_walkthrough import (
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
+from tests.support.constants import ROOT
+from tests.support.processes import (
     Urls,
     api_environment,
     base_environment,
@@ -20,7 +21,6 @@ from tests.devtools.test_demo_walkthrough import (
     stop,
     wait_ready,
 )
-from tests.support.constants import ROOT
 from tests.support.skipping import unavailable
 from tests.support.waiting import free_port
 
