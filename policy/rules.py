@@ -30,7 +30,6 @@ class Code(StrEnum):
     BACK_PAYMENT_LIMIT = "back_payment_limit"
     NOT_ALLOWED = "not_allowed"
     DECEASED = "deceased"
-    LEFT_PROVINCE = "left_province"  # the change feed says the person is no longer enrolled in Shanxi
 
 
 class Reason(StrEnum):
@@ -46,6 +45,7 @@ class Reason(StrEnum):
     LUMP_SUM_NOT_ELIGIBLE = "lump_sum_not_eligible"
     INVALID_YEARS = "invalid_years"  # lump sum of fewer than one year
     NOT_HARDSHIP = "not_hardship"  # proxy payment for a resident in no hardship category
+    LEFT_PROVINCE = "left_province"  # the registry no longer lists the person as enrolled in Shanxi
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _alive(facts: ResidentFacts) -> Decision | None:
 
 
 def _enrolled(facts: ResidentFacts) -> Decision | None:
-    return None if facts.enrolled else _refuse(Code.LEFT_PROVINCE)
+    return None if facts.enrolled else _refuse(Code.NOT_ALLOWED, Reason.LEFT_PROVINCE)
 
 
 def _window(standard: Standard, now: dt.datetime) -> Decision | None:

@@ -5,6 +5,9 @@ Revises: 0008
 Create Date: 2026-12-02 00:45:00
 
 """
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from alembic import op
 import sqlalchemy as sa
 import models.base  # noqa: F401  (custom column types)
@@ -31,6 +34,22 @@ def _kinds(kinds):
     return "kind IN ({})".format(", ".join(f"'{k}'" for k in kinds))
 
 
+def _backfill_benefit_started_at():
+    """Pensions started before this revision begin at midnight Beijing time of their first month, so that
+    contributions credited after the start raise them (R11) like those of pensions started later."""
+    residents = sa.table(
+        'residents',
+        sa.column('benefit_started_on', sa.Date()),
+        sa.column('benefit_started_at', models.base.UtcDateTime(timezone=True)),
+    )
+    bind = op.get_bind()
+    starts = bind.execute(sa.select(residents.c.benefit_started_on).distinct().where(
+        residents.c.benefit_started_on.is_not(None))).scalars().all()
+    for start in starts:  # one statement per month in which pensions started
+        bind.execute(residents.update().where(residents.c.benefit_started_on == start).values(
+            benefit_started_at=dt.datetime(start.year, start.month, 1, tzinfo=ZoneInfo('Asia/Shanghai'))))
+
+
 def upgrade():
     op.create_table('interest_years',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
@@ -39,6 +58,7 @@ def upgrade():
     )
     with op.batch_alter_table('residents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('benefit_started_at', models.base.UtcDateTime(timezone=True), nullable=True))
+    _backfill_benefit_started_at()
 
     with op.batch_alter_table('benefit_payments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('fund_pension_fen', sa.BigInteger(), server_default='0', nullable=False))

@@ -61,7 +61,9 @@ class LedgerEntrySchema(Schema):
     entry_id = Int(attribute="id")
     year = Int()
     kind = EnumString(EntryKind)
-    amount_fen = Int()
+    # Stored signed (payouts negative, so that the balance is a SUM); written positive as API.md says,
+    # `kind` telling which entries reduce the balance.
+    amount_fen = Computed(lambda entry: abs(entry.amount_fen), "integer", minimum=0)
     funder = fields.String(metadata={"enum": [*Payer, *Funder]})
     payer = EnumString(Payer, allow_none=True)
     order_no = Computed(lambda entry: entry.order.order_no if entry.order else None, "string", nullable=True)

@@ -446,13 +446,18 @@ def _lock_and_reread_balances(dead: list[Person]) -> None:
 
 
 def _overpaid(dead: list[Person]) -> dict[int, int]:
-    """The benefits paid for months after each death (all of it: the account's, the fund's, subsidies)."""
+    """What the fund and the subsidies paid for months after each death: the overpayment to recover.
+
+    The account's own part of those months is not recovered: it was the estate's money, already paid
+    out of the account to the estate, so the heirs receive exactly the balance at the death."""
     if not dead:
         return {}
     rows = db.session.execute(
-        select(BenefitPayment.resident_id, BenefitPayment.month, BenefitPayment.monthly_fen).where(
-            BenefitPayment.resident_id.in_([p.id for p in dead])
-        )
+        select(
+            BenefitPayment.resident_id,
+            BenefitPayment.month,
+            BenefitPayment.monthly_fen - BenefitPayment.account_pension_fen,
+        ).where(BenefitPayment.resident_id.in_([p.id for p in dead]))
     ).all()
     death = {p.id: p.last_due(dt.date.max) for p in dead}
     overpaid: Counter[int] = Counter()
@@ -465,10 +470,11 @@ def _overpaid(dead: list[Person]) -> dict[int, int]:
 def _close_one(run: Run, person: Person, overpaid_fen: int) -> Counter[str]:
     balance = max(person.balance_fen, 0)
     recovered = min(overpaid_fen, balance)
-    if not _entry(person.id, run, EntryKind.INHERITANCE_PAYOUT, -(balance - recovered), Funder.INHERITANCE):
+    # The recovery comes before the inheritance (R12); each entry's unique index makes it happen once.
+    if recovered and not _entry(person.id, run, EntryKind.RECOVERY, -recovered, Funder.BENEFIT):
         return Counter()  # closed meanwhile by a concurrent run
-    if recovered:
-        _entry(person.id, run, EntryKind.RECOVERY, -recovered, Funder.BENEFIT)
+    if not _entry(person.id, run, EntryKind.INHERITANCE_PAYOUT, -(balance - recovered), Funder.INHERITANCE):
+        return Counter()
     if overpaid_fen > recovered:
         _keep_for_review(run, person, overpaid_fen, recovered)
     return Counter(

@@ -21,7 +21,7 @@ bp = Blueprint("contributions", __name__, url_prefix="/api/v1", description="Con
 @bp.get("/residents/<resident_id>/contribution-options")
 @resident_scoped
 @bp.response(200, ContributionOptionsSchema)
-@bp.problems(409, "left_province")
+@bp.problems(409, "not_allowed")
 @bp.problems(503, "agency_unavailable")
 def contribution_options(resident):
     """This year's window, tiers and what the resident may pay now."""
@@ -34,7 +34,7 @@ def contribution_options(resident):
 @bp.response(201, OrderCreatedSchema)
 @bp.doc(parameters=[IDEMPOTENCY_KEY])
 @bp.problems(400, "idempotency_key_required")
-@bp.problems(409, "left_province", *(str(code) for code in rules.Code if code != rules.Code.INVALID_TIER))
+@bp.problems(409, *(str(code) for code in rules.Code if code != rules.Code.INVALID_TIER))
 @bp.problems(422, "invalid_tier", "idempotency_key_reused")
 @bp.problems(503, "tax_bureau_unavailable", "agency_unavailable")
 def create_contribution(body, resident):

@@ -102,7 +102,9 @@ def finish(user: WeChatUser, key: str, order: Order, created: CreatedOrder) -> O
 def abandon(user: WeChatUser, key: str, order: Order) -> None:
     """Undo an order the tax bureau did not confirm, unless a twin request registered it (committed).
 
-    Nobody can pay it: its `pay_params` never left the server."""
+    Nobody can pay it: its `pay_params` never left the server. The order row is locked first, as `finish`
+    locks it before the key's row, so that twin requests finishing and abandoning cannot deadlock."""
+    db.session.execute(db.select(Order.id).where(Order.id == order.id).with_for_update())
     idempotency.release(user, key)
     db.session.execute(
         delete(Order).where(Order.id == order.id, Order.status == OrderStatus.PENDING, Order.tax_order_no.is_(None))
@@ -114,7 +116,7 @@ def registry_record(resident: Resident) -> RegistryRecord:
     """The registry's current record (fresh facts for R2); a resident gone from it may not pay."""
     record = clients.agency().resident(residents.id_number_of(resident))
     if record is None:
-        raise ApiError(409, "left_province", "The registry no longer lists this resident.")
+        raise ApiError(409, "not_allowed", "The registry no longer lists this resident.", reason="left_province")
     return record
 
 

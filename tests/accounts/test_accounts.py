@@ -131,3 +131,28 @@ def test_elder_already_65_in_2021_is_eligible_without_contributions(app, client)
     body = client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).get_json()
     assert body["required_years"] == 0 and body["eligibility"] == {"eligible": True, "reasons": []}
     assert body["status"] == "eligible" and body["benefit"]["monthly_fen"] == 2000
+
+
+def test_ledger_amounts_are_positive_and_the_kind_says_which_reduce_the_balance(app, client):
+    """API.md: amounts are positive; `benefit_payout`, `recovery` and `inheritance_payout` reduce the balance."""
+    with app.app_context():
+        owner = factories.resident()
+        factories.paid_order(owner, year=2026)
+        db.session.add(
+            LedgerEntry(
+                resident_id=owner.id,
+                year=2027,
+                kind="benefit_payout",
+                amount_fen=-700,
+                funder="benefit",
+                booked_at=dt.datetime(2027, 3, 1, tzinfo=dt.UTC),
+            )
+        )
+        headers = factories.auth_header(factories.user(owner))
+        db.session.commit()
+        resident_id = owner.public_id
+    items = client.get(f"/api/v1/residents/{resident_id}/ledger", headers=headers).get_json()["items"]
+    assert all(item["amount_fen"] > 0 for item in items)
+    assert {item["kind"]: item["amount_fen"] for item in items}["benefit_payout"] == 700
+    account = client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).get_json()
+    assert account["balance_fen"] == 100000 + 20000 - 700

@@ -121,8 +121,8 @@ def test_a_never_app_pensioner_is_paid_with_arrears_dies_and_the_heirs_get_the_r
     closing = _run(app, "2027-04")
     assert closing["months_paid"] == 0 and closing["accounts_closed"] == 1
     balance_after = 600000 - 19 * pension
-    assert closing["recovered_fen"] == pension + 2000  # March was paid after the death
-    assert closing["inherited_fen"] == balance_after - (pension + 2000)
+    assert closing["recovered_fen"] == 2000  # March's exit subsidy (the fund's money) was paid after the death
+    assert closing["inherited_fen"] == balance_after - 2000
     with app.app_context():  # the child signs in now, a month later
         child_headers = factories.auth_header(db.session.get(WeChatUser, child_user_id))
     listed = app.test_client().get(f"/api/v1/residents/{public_id}/benefits", headers=child_headers).get_json()
@@ -138,6 +138,6 @@ def test_a_never_app_pensioner_is_paid_with_arrears_dies_and_the_heirs_get_the_r
             .group_by(LedgerEntry.kind)
         ).all()
     totals = dict(entries)
-    assert totals["recovery"] == -(pension + 2000) and totals["benefit_payout"] == -19 * pension
+    assert totals["recovery"] == -2000 and totals["benefit_payout"] == -19 * pension
     assert sum(totals.values()) == 0
     assert _run(app, "2027-04")["accounts_closed"] == 0

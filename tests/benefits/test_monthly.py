@@ -284,7 +284,9 @@ def test_death_stops_payments_recovers_the_overpayment_and_the_heirs_get_the_res
     app.extensions["clock"].freeze(_beijing("2027-05-02T09:00:00"))
     summary = _run(app, "2027-05")
     assert summary["months_paid"] == 0 and len(_payments(app)) == 3
-    overpaid = 2 * (PENSION + 2000)
+    # March and April: the account's part was the estate's own money, already paid out; what the fund and
+    # the subsidy paid (2 × the 20-yuan exit subsidy) is recovered, and the heirs get the balance at the death.
+    overpaid = 2 * 2000
     left = SEVEN_YEARS - 3 * PENSION
     assert (summary["recovered_fen"], summary["inherited_fen"], summary["to_recover_fen"]) == (
         overpaid,
@@ -294,6 +296,7 @@ def test_death_stops_payments_recovers_the_overpayment_and_the_heirs_get_the_res
     assert _entries(app, "recovery") == [(rid, -overpaid)]
     assert _entries(app, "inheritance_payout") == [(rid, -(left - overpaid))]
     assert _balance(app, rid) == 0
+    assert (left - overpaid) + 2 * (PENSION + 2000) == SEVEN_YEARS - PENSION  # the estate: the balance at the death
     assert _run(app, "2027-05")["accounts_closed"] == 0  # closed once
 
 

@@ -147,8 +147,8 @@ SCHEDULES = {
     "registry-sync": {"*/15 * * * *"},
     "payments-settle": {"*/10 * * * *"},
     "payments-reconcile": {"0 6 * * *"},
-    "interest-credit": {"0 2 1 1 *"},
-    "benefits-run": {"0 2 1 1 *", "0 3 1 2-12 *"},
+    "interest-credit": {"0 2 1 1 *", "0 5,8 1 1 *"},  # once more twice: a failure at 02:00 is redone that morning
+    "benefits-run": {"0 2 1 1 *", "0 5,8 1 1 *", "0 3 1 2-12 *"},
     "proxy-payments": {"0 4 2 1 *"},
 }
 # Commands allowed to be missing from the app while another issue builds them (none now).
@@ -170,9 +170,10 @@ def _crontab() -> dict[str, set[str]]:
 
 def test_the_crontab_holds_the_schedules():
     assert _crontab() == SCHEDULES
-    (chained,) = [line for line in CRONTAB.read_text(encoding="utf-8").splitlines() if "&&" in line]
+    chained = [line for line in CRONTAB.read_text(encoding="utf-8").splitlines() if "&&" in line]
     # January's benefits only after, and only if, last year's interest was credited.
-    assert chained.index("interest-credit") < chained.index("&&") < chained.index("benefits-run")
+    assert len(chained) == 2
+    assert all(line.index("interest-credit") < line.index("&&") < line.index("benefits-run") for line in chained)
 
 
 def _run_job(tmp_path: Path, job: str, exit_status: int = 0, zone: str = "Asia/Shanghai"):

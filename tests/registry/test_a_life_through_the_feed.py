@@ -69,7 +69,10 @@ def test_a_never_app_pensioner_is_paid_dies_in_the_feed_and_the_heirs_get_the_ba
             ).all()
         )
     assert len(months) == 19 and max(months) == dt.date(2027, 3, 1)  # nothing after the death is paid again
-    assert kinds["recovery"] == -(pension + 2000)  # March was paid after her death in February
-    assert kinds["inheritance_payout"] == -(600000 - 19 * pension - (pension + 2000))
+    # March was paid after her death in February: its exit subsidy (the fund's money) is recovered; its account
+    # part was her estate's own money, so the heirs get exactly the balance at her death.
+    assert kinds["recovery"] == -2000
+    assert kinds["inheritance_payout"] == -(600000 - 19 * pension - 2000)
+    assert -kinds["inheritance_payout"] + (pension + 2000) == 600000 - 18 * pension  # what the estate holds
     assert sum(kinds.values()) == 0
     assert _benefits(app, "2027-04")["accounts_closed"] == 0  # once

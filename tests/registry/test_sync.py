@@ -96,7 +96,8 @@ def test_a_null_record_ends_the_enrolment_stops_contributions_and_is_reported(ap
     answer = client.post(
         f"/api/v1/residents/{me['resident_id']}/contributions", json=body, headers={**headers, "Idempotency-Key": "k1"}
     )
-    assert answer.status_code == 409 and answer.get_json()["code"] == "left_province"
+    assert answer.status_code == 409 and answer.get_json()["code"] == "not_allowed"
+    assert answer.get_json()["reason"] == "left_province"
     assert "山西" in answer.get_json()["detail"]
 
 
