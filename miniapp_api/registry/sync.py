@@ -167,7 +167,8 @@ def _upsert(rows: list[dict]) -> None:
     if not rows:
         return
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(POSTGRES_UPSERT, _columns(rows))
+        _copy_staged(rows)
+        db.session.execute(POSTGRES_UPSERT)
         return
     statement = dialect_insert(Resident.__table__)  # compiled once per run, sent as executemany
     excluded = statement.excluded
@@ -179,33 +180,37 @@ def _upsert(rows: list[dict]) -> None:
     db.session.execute(statement, rows)
 
 
-# PostgreSQL: the page as one array per column, unnested into a single INSERT … ON CONFLICT: one
-# statement and one round trip per page, planned once, whatever the page size.
-ARRAY_TYPES = {
+# PostgreSQL: the page is COPY'd into a temporary staging table (emptied at commit) and moved into
+# residents by one INSERT … SELECT … ON CONFLICT: COPY's rows are dumped in C, where array parameters
+# were quoted element by element in Python (half the Python time of a page), and the upsert is one
+# statement whatever the page size.
+STAGED_TYPES = {
     "public_id": "text", "id_number_index": "text", "id_number_encrypted": "text", "id_number_masked": "text",
-    "name": "text",
-    "gender": "text", "birth_date": "date", "region_code": "text", "region_name": "text", "categories": "text",
-    "supporter_capable": "boolean", "receiving_basic_pension": "boolean", "basic_pension_paid_years": "text",
-    "registration_updated_on": "date", "deceased_on": "date", "registry_seq": "bigint",
+    "name": "text", "gender": "text", "birth_date": "date", "region_code": "text", "region_name": "text",
+    "categories": "json", "supporter_capable": "boolean", "receiving_basic_pension": "boolean",
+    "basic_pension_paid_years": "json", "registration_updated_on": "date", "deceased_on": "date",
+    "enrolled": "boolean", "registry_seq": "bigint", "registry_synced_at": "timestamptz",
 }  # fmt: skip
 JSON_COLUMNS = ("categories", "basic_pension_paid_years")
-_SELECTED = ", ".join(f"v.{name}::json" if name in JSON_COLUMNS else f"v.{name}" for name in ARRAY_TYPES)
+_STAGED = ", ".join(STAGED_TYPES)
+STAGING_TABLE = text(
+    "CREATE TEMPORARY TABLE IF NOT EXISTS registry_staging "
+    f"({', '.join(f'{name} {kind}' for name, kind in STAGED_TYPES.items())}) ON COMMIT DELETE ROWS"
+)
 POSTGRES_UPSERT = text(
-    f"INSERT INTO residents ({', '.join(ARRAY_TYPES)}, enrolled, registry_synced_at) "
-    f"SELECT {_SELECTED}, true, CAST(:now AS timestamptz) "
-    f"FROM unnest({', '.join(f'CAST(:{name} AS {kind}[])' for name, kind in ARRAY_TYPES.items())}) "
-    f"AS v({', '.join(ARRAY_TYPES)}) "
+    f"INSERT INTO residents ({_STAGED}) SELECT {_STAGED} FROM registry_staging "
     "ON CONFLICT (id_number_index) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in FACT_COLUMNS)
     + " WHERE residents.registry_seq IS NULL OR residents.registry_seq < excluded.registry_seq"
 )
 
 
-def _columns(rows: list[dict]) -> dict:
-    columns = {name: [row[name] for row in rows] for name in ARRAY_TYPES}
-    for name in JSON_COLUMNS:
-        columns[name] = [json.dumps(value) for value in columns[name]]
-    return {**columns, "now": rows[0]["registry_synced_at"]}
+def _copy_staged(rows: list[dict]) -> None:
+    db.session.execute(STAGING_TABLE)
+    connection = db.session.connection().connection.driver_connection
+    with connection.cursor() as cursor, cursor.copy(f"COPY registry_staging ({_STAGED}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[name]) if name in JSON_COLUMNS else row[name] for name in STAGED_TYPES])
 
 
 def _depart(departures: list[tuple[str, int]], now: dt.datetime) -> None:
