@@ -132,10 +132,10 @@ def report(label: str, records: int, seconds: float) -> float:
     return rate
 
 
-def run_sync(app, feed: SyntheticFeed, page: int) -> batches.Summary:
+def run_sync(app, feed: SyntheticFeed, size: int) -> batches.Summary:
     with app.app_context():
         summary = batches.Summary("registry sync")
-        for _ in batches.each_batch(summary, sync.batches(feed, page), sync.apply):
+        for _ in batches.each_batch(summary, sync.batches(feed, size), sync.apply):
             pass
         return summary
 
@@ -234,7 +234,7 @@ def count_residents(app) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--page", type=int, default=1000, help="changes per feed page (1–1000)")
+    parser.add_argument("--batch-size", type=int, default=batches.DEFAULT_BATCH_SIZE, help="the command's --batch-size")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="database to drop, create, fill, drop")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
@@ -250,15 +250,15 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"agency client parse: {parse_cost_us(numbers):.1f} µs per record (not in the runs below)")
             n = args.records
             started = time.perf_counter()
-            summary = run_sync(app, SyntheticFeed(numbers, 0, 1), args.page)
+            summary = run_sync(app, SyntheticFeed(numbers, 0, 1), args.batch_size)
             full = report("1. full load (all new)", n, time.perf_counter() - started)
             assert summary["created"] == n == count_residents(app), summary.as_dict()
             started = time.perf_counter()
-            summary = run_sync(app, SyntheticFeed(numbers, 1, n + 1), args.page)
+            summary = run_sync(app, SyntheticFeed(numbers, 1, n + 1), args.batch_size)
             report("2. update pass (all known)", n, time.perf_counter() - started)
             assert summary["updated"] == n, summary.as_dict()
             started = time.perf_counter()
-            floor(app, numbers, args.page)
+            floor(app, numbers, args.batch_size)
             bare = report("3. floor: build + COPY", n, time.perf_counter() - started)
             print(f"full load / floor: {full / bare:.2f}")
             with app.app_context():

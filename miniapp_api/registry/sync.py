@@ -13,17 +13,20 @@ by their blind index and keep their row, their public id and their WeChat bindin
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import String, any_, bindparam, or_, text
+import psycopg
+from sqlalchemy import Engine, String, any_, bindparam, or_, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from integrations.agency import Change, ChangePage, RegistryRecord
+from integrations.agency import FEED_LIMIT_MAX, Change, ChangePage, RegistryRecord
 from miniapp_api.core.clock import clock
-from miniapp_api.core.pii import cipher
+from miniapp_api.core.pii import IdCipher, cipher
 from models import RegistryCursor, Resident, db
 from models.base import dialect_insert
 from models.resident import new_public_id
@@ -63,42 +66,88 @@ def stored_cursor() -> str | None:
 
 @dataclass(frozen=True)
 class Batch:
-    """A feed page and the cursor it was read after (what the stored cursor must still be)."""
+    """A feed page, the cursor it was read after (what the stored cursor must still be), and what was
+    worked out ahead by the reader: each person's latest change, their blind index, and (PostgreSQL) the
+    ciphertexts of the ID numbers that were new to the backend when read."""
 
     after: str | None
     page: ChangePage
+    latest: dict[str, Change]
+    indexes: dict[str, str]
+    encrypted: dict[str, str]
 
 
-def batches(source: FeedSource, limit: int, dry_run: bool = False) -> Iterator[Batch]:
-    """The feed's pages from the stored cursor; each is fetched once the previous batch is committed.
-    A dry run reads on from its own position while the stored cursor stays where it was."""
+def batches(source: FeedSource, size: int, dry_run: bool = False) -> Iterator[Batch]:
+    """The feed from the stored cursor in batches of `size` changes: pages of at most FEED_LIMIT_MAX,
+    as many as make up `size`, applied and committed together with the last page's cursor. The next
+    batch is read (and its blind indexes computed) by a reader thread while the current one is applied,
+    so the agency's answers and their parse overlap the database's work; a read's failure surfaces when
+    its batch is taken, after the batches before it committed. A dry run reads on from its own position
+    while the stored cursor stays where it was."""
     start = after = stored_cursor()
     db.session.commit()  # no transaction stays open while waiting for the agency
-    while True:
-        page = source.changes(after, limit)
-        yield Batch(start if dry_run else after, page)
-        if not page.more or not page.changes:
-            return
-        after = page.cursor
+    engine = db.engine if db.engine.dialect.name == "postgresql" else None  # SQLite: one connection at a time
+    read = functools.partial(_read, source, size, cipher(), engine)
+    with ThreadPoolExecutor(1, thread_name_prefix="registry-feed") as reader:
+        pending = reader.submit(read, after)
+        while True:
+            page, latest, indexes, encrypted = pending.result()
+            last = not page.more or not page.changes
+            if not last:
+                pending = reader.submit(read, page.cursor)
+            yield Batch(start if dry_run else after, page, latest, indexes, encrypted)
+            if last:
+                return
+            after = page.cursor
+
+
+def _read(source: FeedSource, size: int, keys: IdCipher, engine: Engine | None, after: str | None) -> tuple:
+    """One batch's pages as one page and the work that needs no lock (the reader has no app context).
+    ID numbers the backend does not hold yet are encrypted here, read on the reader's own connection: one
+    that a batch still in flight brings in is encrypted in vain, and `apply` keeps the stored ciphertext."""
+    page = _pages(source, after, size)
+    latest = _latest_per_person(page.changes)
+    indexes = {id_number: keys.blind_index(id_number) for id_number in latest}
+    if engine is None:
+        return page, latest, indexes, {}
+    with engine.connect() as connection:
+        held = set(connection.scalars(HELD, {"indexes": list(indexes.values())}))
+    new = (id_number for id_number, change in latest.items() if change.record and indexes[id_number] not in held)
+    return page, latest, indexes, {id_number: keys.encrypt(id_number) for id_number in new}
+
+
+HELD = text("SELECT id_number_index FROM residents WHERE id_number_index = ANY(:indexes)")
+
+
+def _pages(source: FeedSource, after: str | None, size: int) -> ChangePage:
+    """Pages from `after` until `size` changes or the end of the feed, joined (the last one's cursor)."""
+    joined = ChangePage((), after, True)
+    while len(joined.changes) < size and joined.more:
+        page = source.changes(joined.cursor, min(size - len(joined.changes), FEED_LIMIT_MAX))
+        if not page.changes:  # the end: an empty page's cursor adds nothing
+            return page if not joined.changes else ChangePage(joined.changes, joined.cursor, False)
+        joined = ChangePage(joined.changes + page.changes, page.cursor, page.more)
+    return joined
 
 
 def apply(batch: Batch) -> dict[str, int]:
     """Apply one page and store its cursor (not committed); returns the page's counts."""
     _claim_cursor(batch.after)
-    latest = _latest_per_person(batch.page.changes)
-    indexes = {id_number: cipher().blind_index(id_number) for id_number in latest}
+    latest, indexes = batch.latest, batch.indexes
     known = _known(list(indexes.values()))
     counts = {"changes": len(batch.page.changes), "created": 0, "updated": 0, "departed": 0, "unchanged": 0}
-    rows, departures, now = [], [], clock().now()
+    rows: dict[str, list[dict]] = {"created": [], "updated": []}
+    departures, now = [], clock().now()
     for id_number, change in latest.items():
         index, found = indexes[id_number], known.get(indexes[id_number])
         outcome = _outcome(change, found)
         counts[outcome] += 1
         if outcome in ("created", "updated"):
-            rows.append(_row(change, index, found, now))
+            encrypted = found.encrypted if found is not None else batch.encrypted.get(id_number)
+            rows[outcome].append(_row(change, index, encrypted, now))
         elif outcome == "departed":
             departures.append((index, change.seq))
-    _upsert(rows)
+    _upsert(rows["created"], rows["updated"])
     _depart(departures, now)
     _store_cursor(batch.page.cursor, len(batch.page.changes))
     return counts
@@ -133,13 +182,13 @@ def _outcome(change: Change, found: Known | None) -> str:
     return "created" if found is None else "updated"
 
 
-def _row(change: Change, index: str, found: Known | None, now: dt.datetime) -> dict:
+def _row(change: Change, index: str, encrypted: str | None, now: dt.datetime) -> dict:
     record: RegistryRecord = change.record  # type: ignore[assignment]
     return {
         "public_id": new_public_id(),
         "id_number_index": index,
         # A known resident keeps their ciphertext (the upsert leaves it alone); only new ones are encrypted.
-        "id_number_encrypted": found.encrypted if found is not None else cipher().encrypt(change.id_number),
+        "id_number_encrypted": encrypted or cipher().encrypt(change.id_number),
         "id_number_masked": mask(change.id_number),  # masked views never decrypt
         "name": record.name,
         "gender": record.gender,
@@ -163,12 +212,13 @@ def _newer(seq_column):
     return or_(Resident.registry_seq.is_(None), Resident.registry_seq < seq_column)
 
 
-def _upsert(rows: list[dict]) -> None:
-    if not rows:
-        return
+def _upsert(created: list[dict], updated: list[dict]) -> None:
+    """Write the rows of people new to the backend (`created`) and of those it holds (`updated`)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        _copy_staged(rows)
-        db.session.execute(POSTGRES_UPSERT)
+        _upsert_postgres(created, updated)
+        return
+    rows = created + updated
+    if not rows:
         return
     statement = dialect_insert(Resident.__table__)  # compiled once per run, sent as executemany
     excluded = statement.excluded
@@ -205,10 +255,26 @@ POSTGRES_UPSERT = text(
 )
 
 
-def _copy_staged(rows: list[dict]) -> None:
-    db.session.execute(STAGING_TABLE)
+def _upsert_postgres(created: list[dict], updated: list[dict]) -> None:
+    """New people are COPY'd straight into residents (no staging, no conflict handling); should one of
+    them have arrived meanwhile (a first login), the unique blind index refuses the COPY, its savepoint
+    is rolled back and the guarded upsert takes every row."""
+    if created:
+        try:
+            with db.session.begin_nested():
+                _copy("residents", created)
+        except psycopg.errors.UniqueViolation:
+            updated = created + updated
+    if updated:
+        db.session.execute(STAGING_TABLE)
+        _copy("registry_staging", updated)
+        db.session.execute(POSTGRES_UPSERT)
+
+
+def _copy(table: str, rows: list[dict]) -> None:
     connection = db.session.connection().connection.driver_connection
-    with connection.cursor() as cursor, cursor.copy(f"COPY registry_staging ({_STAGED}) FROM STDIN") as copy:
+    assert connection is not None
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({_STAGED}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([json.dumps(row[name]) if name in JSON_COLUMNS else row[name] for name in STAGED_TYPES])
 
