@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import psycopg
-from sqlalchemy import Engine, String, any_, bindparam, or_, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Engine, any_, func, or_, text
 
 from integrations.agency import FEED_LIMIT_MAX, Change, ChangePage, RegistryRecord
 from miniapp_api.core.clock import clock
@@ -111,12 +110,14 @@ def _read(source: FeedSource, size: int, keys: IdCipher, engine: Engine | None, 
     if engine is None:
         return page, latest, indexes, {}
     with engine.connect() as connection:
-        held = set(connection.scalars(HELD, {"indexes": list(indexes.values())}))
+        held = set(connection.scalars(HELD, {"indexes": ",".join(indexes.values())}))
     new = (id_number for id_number, change in latest.items() if change.record and indexes[id_number] not in held)
     return page, latest, indexes, {id_number: keys.encrypt(id_number) for id_number in new}
 
 
-HELD = text("SELECT id_number_index FROM residents WHERE id_number_index = ANY(:indexes)")
+# Blind indexes are hex: joined by commas they travel as one text the server splits (a Python list would
+# be quoted element by element as an array).
+HELD = text("SELECT id_number_index FROM residents WHERE id_number_index = ANY(string_to_array(:indexes, ','))")
 
 
 def _pages(source: FeedSource, after: str | None, size: int) -> ChangePage:
@@ -163,8 +164,8 @@ def _latest_per_person(changes: tuple[Change, ...]) -> dict[str, Change]:
 
 
 def _known(indexes: list[str]) -> dict[str, Known]:
-    if db.session.get_bind().dialect.name == "postgresql":  # one array parameter, not a thousand
-        matches = Resident.id_number_index == any_(bindparam("indexes", indexes, type_=ARRAY(String)))
+    if db.session.get_bind().dialect.name == "postgresql":  # one text parameter, split by the server
+        matches = Resident.id_number_index == any_(func.string_to_array(",".join(indexes), ","))
     else:
         matches = Resident.id_number_index.in_(indexes)
     query = db.select(
@@ -195,10 +196,10 @@ def _row(change: Change, index: str, encrypted: str | None, now: dt.datetime) ->
         "birth_date": record.birth_date,
         "region_code": record.region_code,
         "region_name": record.region_name,
-        "categories": sorted(record.categories),
+        "categories": _ordered(record.categories),
         "supporter_capable": record.supporter_capable,
         "receiving_basic_pension": record.receiving,
-        "basic_pension_paid_years": sorted(record.paid_years),
+        "basic_pension_paid_years": _ordered(record.paid_years),
         "registration_updated_on": record.registration_updated_on,
         "deceased_on": record.deceased_on,
         "enrolled": True,
@@ -276,7 +277,18 @@ def _copy(table: str, rows: list[dict]) -> None:
     assert connection is not None
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({_STAGED}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([json.dumps(row[name]) if name in JSON_COLUMNS else row[name] for name in STAGED_TYPES])
+            copy.write_row([_json(row[name]) if name in JSON_COLUMNS else row[name] for name in STAGED_TYPES])
+
+
+# A page's categories and paid years repeat from person to person: each set is sorted and dumped once.
+@functools.lru_cache(maxsize=4096)
+def _ordered(values: frozenset) -> tuple:
+    return tuple(sorted(values))
+
+
+@functools.lru_cache(maxsize=4096)
+def _json(values: tuple) -> str:
+    return json.dumps(list(values))
 
 
 def _depart(departures: list[tuple[str, int]], now: dt.datetime) -> None:
