@@ -1,12 +1,13 @@
 """Benchmark: `registry sync` applying 1,000,000 change-feed records on PostgreSQL, with its floor.
 
-    .venv/bin/python bench/registry_sync.py [--records 1000000] [--page 1000] [--postgres-url URL] [--keep]
+    .venv/bin/python bench/registry_sync.py [--records 1000000] [--batch-size 2000] [--postgres-url URL] [--keep]
 
 The feed is an in-process fake (`SyntheticFeed`): it hands `registry sync` the parsed pages the agency
 client would (`integrations.agency.ChangePage` of `RegistryRecord`s, 1000 per page, §3a's maximum),
 generated on the fly, so no HTTP and no JSON parsing are timed (the client's parse is measured apart,
-per record). The sync runs exactly as the command does: `registry.sync.batches` + `sync.apply` through
-`core.batches.each_batch`, one committed transaction per page.
+per record). The sync runs exactly as the command does: `registry.sync.batches` (pages of 1000, as many
+as make up `--batch-size`, read ahead by its reader thread) + `sync.apply` through
+`core.batches.each_batch`, one committed transaction per batch.
 
 Three timed runs on a fresh database:
 1. full load: N people new to the backend (each ID number encrypted, blind index, upsert);
@@ -14,7 +15,7 @@ Three timed runs on a fresh database:
    index, not re-encrypted;
 3. floor: the same N rows, built the same way (encryption and blind index included), COPY'd into an
    empty copy of the residents table (`LIKE residents INCLUDING ALL`: same indexes), one transaction
-   per 1000 rows: what the full load could at best be.
+   per batch, in one thread: what a single-threaded full load could at best be.
 Each prints records/s and the peak RSS of the process so far (`ru_maxrss`).
 """
 

@@ -1,13 +1,16 @@
 """`registry sync`: apply the agency's change feed (INTEGRATIONS.md §3a) from the stored cursor.
 
-One feed page is one batch and one transaction: its residents are upserted set-based (one
-`INSERT … ON CONFLICT (id_number_index) DO UPDATE` for the page) and the page's cursor is stored in the
-same transaction, so a crash loses at most the page in flight and a rerun continues from the last
+One batch (`--batch-size` changes: feed pages of at most 1000, as many as make it up) is one
+transaction: its residents are written set-based and the last page's cursor is stored in the same
+transaction, so a crash loses at most the batch in flight and a rerun continues from the last
 committed one. Applying a change is idempotent: each row keeps the seq of the change it holds and
 only a later seq overwrites it (the `WHERE` of the upsert), so re-reading a page changes nothing.
 
 Only ID numbers new to the backend are encrypted (Fernet costs CPU per row); known residents are found
-by their blind index and keep their row, their public id and their WeChat binding.
+by their blind index and keep their row, their public id and their WeChat binding. A reader thread
+reads and indexes the next batch while the current one is applied (on PostgreSQL it also encrypts the
+new people's ID numbers); on PostgreSQL new people are COPY'd into residents, known ones upserted from
+a staging table.
 """
 
 from __future__ import annotations
@@ -132,7 +135,7 @@ def _pages(source: FeedSource, after: str | None, size: int) -> ChangePage:
 
 
 def apply(batch: Batch) -> dict[str, int]:
-    """Apply one page and store its cursor (not committed); returns the page's counts."""
+    """Apply one batch and store its cursor (not committed); returns the batch's counts."""
     _claim_cursor(batch.after)
     latest, indexes = batch.latest, batch.indexes
     known = _known(list(indexes.values()))
