@@ -1,12 +1,13 @@
 """Benchmark: `registry sync` applying 1,000,000 change-feed records on PostgreSQL, with its floor.
 
-    .venv/bin/python bench/registry_sync.py [--records 1000000] [--page 1000] [--postgres-url URL] [--keep]
+    .venv/bin/python bench/registry_sync.py [--records 1000000] [--batch-size 2000] [--postgres-url URL] [--keep]
 
 The feed is an in-process fake (`SyntheticFeed`): it hands `registry sync` the parsed pages the agency
 client would (`integrations.agency.ChangePage` of `RegistryRecord`s, 1000 per page, §3a's maximum),
 generated on the fly, so no HTTP and no JSON parsing are timed (the client's parse is measured apart,
-per record). The sync runs exactly as the command does: `registry.sync.batches` + `sync.apply` through
-`core.batches.each_batch`, one committed transaction per page.
+per record). The sync runs exactly as the command does: `registry.sync.batches` (pages of 1000, as many
+as make up `--batch-size`, read ahead by its reader thread) + `sync.apply` through
+`core.batches.each_batch`, one committed transaction per batch.
 
 Three timed runs on a fresh database:
 1. full load: N people new to the backend (each ID number encrypted, blind index, upsert);
@@ -14,7 +15,7 @@ Three timed runs on a fresh database:
    index, not re-encrypted;
 3. floor: the same N rows, built the same way (encryption and blind index included), COPY'd into an
    empty copy of the residents table (`LIKE residents INCLUDING ALL`: same indexes), one transaction
-   per 1000 rows: what the full load could at best be.
+   per batch, in one thread: what a single-threaded full load could at best be.
 Each prints records/s and the peak RSS of the process so far (`ru_maxrss`).
 """
 
@@ -132,10 +133,10 @@ def report(label: str, records: int, seconds: float) -> float:
     return rate
 
 
-def run_sync(app, feed: SyntheticFeed, page: int) -> batches.Summary:
+def run_sync(app, feed: SyntheticFeed, size: int) -> batches.Summary:
     with app.app_context():
         summary = batches.Summary("registry sync")
-        for _ in batches.each_batch(summary, sync.batches(feed, page), sync.apply):
+        for _ in batches.each_batch(summary, sync.batches(feed, size), sync.apply):
             pass
         return summary
 
@@ -234,7 +235,7 @@ def count_residents(app) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--page", type=int, default=1000, help="changes per feed page (1–1000)")
+    parser.add_argument("--batch-size", type=int, default=batches.DEFAULT_BATCH_SIZE, help="the command's --batch-size")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="database to drop, create, fill, drop")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
@@ -250,15 +251,15 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"agency client parse: {parse_cost_us(numbers):.1f} µs per record (not in the runs below)")
             n = args.records
             started = time.perf_counter()
-            summary = run_sync(app, SyntheticFeed(numbers, 0, 1), args.page)
+            summary = run_sync(app, SyntheticFeed(numbers, 0, 1), args.batch_size)
             full = report("1. full load (all new)", n, time.perf_counter() - started)
             assert summary["created"] == n == count_residents(app), summary.as_dict()
             started = time.perf_counter()
-            summary = run_sync(app, SyntheticFeed(numbers, 1, n + 1), args.page)
+            summary = run_sync(app, SyntheticFeed(numbers, 1, n + 1), args.batch_size)
             report("2. update pass (all known)", n, time.perf_counter() - started)
             assert summary["updated"] == n, summary.as_dict()
             started = time.perf_counter()
-            floor(app, numbers, args.page)
+            floor(app, numbers, args.batch_size)
             bare = report("3. floor: build + COPY", n, time.perf_counter() - started)
             print(f"full load / floor: {full / bare:.2f}")
             with app.app_context():

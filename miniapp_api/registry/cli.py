@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from integrations.agency import FEED_LIMIT_MAX
 from integrations.errors import UpstreamError
 from miniapp_api.core import batches, clients
 from miniapp_api.registry import sync
@@ -20,9 +19,10 @@ def cli() -> None:
 @with_appcontext
 @batches.batch_command("registry_sync")
 def sync_command(dry_run: bool, batch_size: int) -> None:
-    """Apply the feed from the stored cursor, one committed batch per feed page (at most 1000 changes)."""
+    """Apply the feed from the stored cursor, one committed batch per `--batch-size` changes (feed pages of
+    at most 1000, as many as make up a batch)."""
     summary = batches.Summary("registry sync", dry_run=dry_run)
-    pages = sync.batches(clients.agency(), min(batch_size, FEED_LIMIT_MAX), dry_run)
+    pages = sync.batches(clients.agency(), batch_size, dry_run)
     try:
         batches.run(summary, pages, sync.apply)
     except (UpstreamError, sync.ConcurrentSync) as error:  # what was committed stays; a rerun continues

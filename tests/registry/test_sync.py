@@ -1,5 +1,5 @@
 """`flask --app wsgi registry sync` (INTEGRATIONS.md §3a): the feed applied from the stored cursor,
-one committed batch per page, idempotent, resumable after a crash."""
+one committed batch per `--batch-size` changes (one or more feed pages), idempotent, resumable after a crash."""
 
 from __future__ import annotations
 
@@ -99,6 +99,36 @@ def test_a_null_record_ends_the_enrolment_stops_contributions_and_is_reported(ap
     assert answer.status_code == 409 and answer.get_json()["code"] == "not_allowed"
     assert answer.get_json()["reason"] == "left_province"
     assert "山西" in answer.get_json()["detail"]
+
+
+def test_a_batch_of_several_feed_pages_commits_once_with_the_last_pages_cursor(app, monkeypatch):
+    requested = []
+    with app.app_context():
+        agency = clients.agency()
+    read = agency.changes
+
+    def small_pages(after=None, limit=500):
+        requested.append(limit)
+        return read(after, limit)
+
+    monkeypatch.setattr(registry_sync, "FEED_LIMIT_MAX", 2)
+    monkeypatch.setattr(agency, "changes", small_pages)
+    summary = sync(app, "--batch-size", "5")
+    assert max(requested) == 2 and summary["batches"] == -(-len(DEMO) // 5)
+    assert summary["created"] == len(DEMO) == len(state(app))
+    with app.app_context():
+        assert db.session.get(RegistryCursor, "agency").cursor == str(len(DEMO))
+
+
+@pytest.mark.postgres_only
+def test_someone_arriving_between_the_lookup_and_the_write_is_updated_not_duplicated(app, agency_url, monkeypatch):
+    sync(app)
+    add_change(agency_url, WANG["id_number"], update={"deceased_on": "2027-02-20"})
+    before = len(state(app))
+    monkeypatch.setattr(registry_sync, "_known", lambda indexes: {})  # every row looks new: the COPY conflicts
+    assert sync(app)["changes"] == 1
+    assert len(state(app)) == before
+    assert resident(app, WANG["id_number"]).deceased_on == dt.date(2027, 2, 20)
 
 
 def test_a_resident_the_feed_brought_binds_to_the_same_row_on_first_login(app):

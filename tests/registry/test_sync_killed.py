@@ -18,6 +18,7 @@ from models import RegistryCursor, db
 from tests.support.constants import DEFAULT_NOW, ROOT
 from tests.support.live_server import serve
 from tests.support.registry import state, sync
+from tests.support.waiting import wait_until
 
 DEMO = demo_data.DEMO_RESIDENTS
 PAGE = 4
@@ -25,8 +26,8 @@ PAGE = 4
 
 @pytest.fixture
 def stalling_agency():
-    """A sandbox agency whose third feed request waits until released: the sync is then between its
-    second committed batch and its third; `reached` is set when that request arrives."""
+    """A sandbox agency whose third feed request waits until released: the sync reads a batch ahead, so
+    it then applies its second batch and waits for its third; `reached` is set when that request arrives."""
     agency = create_sandbox_app({"SANDBOX_TODAY": DEFAULT_NOW[:10]})
     reached, release, calls = threading.Event(), threading.Event(), []
 
@@ -48,6 +49,12 @@ def app(make_app, stalling_agency):
     return make_app(AGENCY_API_BASE=stalling_agency[0])
 
 
+def cursor(app) -> str | None:
+    with app.app_context():
+        row = db.session.get(RegistryCursor, "agency")
+        return None if row is None else row.cursor
+
+
 @pytest.mark.slow
 def test_a_killed_sync_continues_from_its_last_committed_batch(app, stalling_agency, tmp_path):
     url, reached, calls = stalling_agency
@@ -61,13 +68,13 @@ def test_a_killed_sync_continues_from_its_last_committed_batch(app, stalling_age
         )  # fmt: skip
     try:
         assert reached.wait(60), log.read_text(errors="replace")
+        wait_until(lambda: cursor(app) == str(2 * PAGE), timeout=30, what="the second batch committed")
     finally:
         process.kill()
         process.wait(30)
     assert calls == [None, str(PAGE), str(2 * PAGE)]
     assert len(state(app)) == 2 * PAGE
-    with app.app_context():
-        assert db.session.get(RegistryCursor, "agency").cursor == str(2 * PAGE)
+    assert cursor(app) == str(2 * PAGE)
     rerun = sync(app, "--batch-size", str(PAGE))
     assert calls[3] == str(2 * PAGE) and rerun["created"] == len(DEMO) - 2 * PAGE
     resumed = state(app)
