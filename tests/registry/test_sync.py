@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from integrations.sandbox import demo_data
 from miniapp_api.core import clients
+from miniapp_api.core.messages import MESSAGES
 from miniapp_api.core.pii import cipher
 from miniapp_api.registry import sync as registry_sync
 from models import RegistryCursor, Resident, db
@@ -98,7 +99,7 @@ def test_a_null_record_ends_the_enrolment_stops_contributions_and_is_reported(ap
     )
     assert answer.status_code == 409 and answer.get_json()["code"] == "not_allowed"
     assert answer.get_json()["reason"] == "left_province"
-    assert "山西" in answer.get_json()["detail"]
+    assert "山西" in MESSAGES["left_province"]  # the sentence the screens show for the reason
 
 
 def test_a_batch_of_several_feed_pages_commits_once_with_the_last_pages_cursor(app, monkeypatch):
