@@ -80,6 +80,8 @@ function expired() {
 }
 
 back.addEventListener("click", () => (history.length > 1 ? history.back() : app.go("#/")));
-window.addEventListener("hashchange", route);
+// Routes start once the sentences are here: a hash change while they load is seen by the first route(),
+// instead of a second one clearing what it showed.
 await api.loadMessages();
+window.addEventListener("hashchange", route);
 route();

@@ -103,6 +103,8 @@ def test_after_the_25th_the_pay_screen_tells_when_the_next_window_opens(servers,
 
 def test_a_lapsed_login_leads_back_to_the_login_screen_with_a_sentence(servers, phone):
     page = phone(servers.api)
+    # The login screen first signs out whatever was there: inject the stale token only once it is shown.
+    expect(page.get_by_role("list", name="演示居民")).to_be_visible()
     page.evaluate("sessionStorage.setItem('pension.token', 'not-a-token')")
     page.goto(page.url.split("#")[0] + "#/home")
     expect(page.locator("#title")).to_have_text("登录")
