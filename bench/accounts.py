@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import os
 import random
 import secrets
@@ -39,13 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import flask_migrate  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench import harness  # noqa: E402
-from miniapp_api import create_app  # noqa: E402
 from miniapp_api.core import devkeys  # noqa: E402
-from miniapp_api.core.config import database_uri  # noqa: E402
 from miniapp_api.identity import tokens  # noqa: E402
 from miniapp_api.identity.residents import id_number_columns  # noqa: E402
 from models import LedgerEntry, Order, Resident, WeChatUser, db  # noqa: E402
@@ -342,28 +338,8 @@ def database(kind: str, folder: Path, postgres_url: str, keep: bool):
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'bench_accounts.sqlite3'}"
         return
-    maintenance = sa.create_engine(
-        database_uri(postgres_url.rsplit("/", 1)[0] + "/postgres"), isolation_level="AUTOCOMMIT"
-    )
-    name = postgres_url.rsplit("/", 1)[1]
-    with maintenance.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield postgres_url
-    finally:
-        if not keep:
-            with maintenance.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        maintenance.dispose()
-
-
-def build_app(url: str, keys: dict):
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": url, "APP_NOW": NOW, **keys})
-    logging.getLogger().setLevel(logging.WARNING)
-    with app.app_context():
-        flask_migrate.upgrade()
-    return app
+    with harness.fresh_database(postgres_url, keep) as url:
+        yield url
 
 
 def size_of(app) -> str:
@@ -419,7 +395,7 @@ TABLE_HEAD = (
 
 def bench(kind: str, args, folder: Path, keys: dict) -> list[str]:
     with database(kind, folder, args.postgres_url, args.keep) as url:
-        app = build_app(url, keys)
+        app = harness.migrated_app(url, keys, NOW)
         started = time.perf_counter()
         public_ids = seed(app, args.residents, args.years)
         seconds = time.perf_counter() - started

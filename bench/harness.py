@@ -62,6 +62,21 @@ def fresh_database(database_url: str, keep: bool = False) -> Iterator[str]:
             _admin(database_url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def migrated_app(database_url: str, keys: dict, now: str):
+    """The app in-process on `database_url`, its schema at head, its clock at `now` (quiet logs)."""
+    import logging
+
+    import flask_migrate
+
+    from miniapp_api import create_app
+
+    app = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "APP_NOW": now, **keys})
+    logging.getLogger().setLevel(logging.WARNING)
+    with app.app_context():
+        flask_migrate.upgrade()
+    return app
+
+
 def migrate(env: dict) -> None:
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"]
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)

@@ -25,7 +25,6 @@ import argparse
 import copy
 import datetime as dt
 import json
-import logging
 import os
 import resource
 import secrets
@@ -33,19 +32,16 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import flask_migrate  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from bench import harness  # noqa: E402
 from integrations.agency import Change, ChangePage, RegistryRecord, parse_record  # noqa: E402
-from miniapp_api import create_app  # noqa: E402
 from miniapp_api.core import batches, devkeys  # noqa: E402
-from miniapp_api.core.config import database_uri  # noqa: E402
 from miniapp_api.core.pii import cipher  # noqa: E402
 from miniapp_api.registry import sync  # noqa: E402
 from models import db  # noqa: E402
@@ -201,32 +197,6 @@ def parse_cost_us(numbers: list[str], samples: int = 20000) -> float:
     return (time.perf_counter() - started) / len(bodies) * 1e6
 
 
-@contextmanager
-def database(postgres_url: str, keep: bool):
-    maintenance = sa.create_engine(
-        database_uri(postgres_url.rsplit("/", 1)[0] + "/postgres"), isolation_level="AUTOCOMMIT"
-    )
-    name = postgres_url.rsplit("/", 1)[1]
-    with maintenance.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield postgres_url
-    finally:
-        if not keep:
-            with maintenance.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        maintenance.dispose()
-
-
-def build_app(url: str, keys: dict):
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": url, "APP_NOW": NOW, **keys})
-    logging.getLogger().setLevel(logging.WARNING)
-    with app.app_context():
-        flask_migrate.upgrade()
-    return app
-
-
 def count_residents(app) -> int:
     with app.app_context():
         return db.session.scalar(sa.text("SELECT count(*) FROM residents"))
@@ -242,8 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_registry_"))
     try:
         keys = {name: make(folder) for name, make in devkeys.GENERATORS.items()}
-        with database(args.postgres_url, args.keep) as url:
-            app = build_app(url, keys)
+        with harness.fresh_database(args.postgres_url, args.keep) as url:
+            app = harness.migrated_app(url, keys, NOW)
             started = time.perf_counter()
             numbers = [person_id(i) for i in range(args.records)]
             print(f"{args.records} ID numbers made in {time.perf_counter() - started:.1f} s (not timed below)")

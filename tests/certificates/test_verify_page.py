@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from tests.support.browser import CHROMIUM_ARGS, chromium_path
+from tests.support.browser import chromium
 from tests.support.certificates import issued, seed, token_of
 from tests.support.live_server import serve
-from tests.support.skipping import unavailable
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def browser():
-    path = chromium_path()
-    if path is None:
-        reason = "no chromium executable (install it: apt-get install -y chromium, or set CHROMIUM_PATH)"
-        unavailable(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

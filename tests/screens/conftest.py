@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import CHROMIUM_ARGS, chromium_path
+from tests.support.browser import chromium
 from tests.support.constants import ROOT
 from tests.support.processes import (
     Urls,
@@ -79,15 +79,10 @@ def closed_api(folder, servers) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    path = chromium_path()
-    if path is None:
-        unavailable("no chromium executable (install it: apt-get install -y chromium, or set CHROMIUM_PATH)")
     if not AXE.is_file():
         unavailable("axe-core is not installed (run `npm ci` at the top of the checkout)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
