@@ -5,15 +5,13 @@ from __future__ import annotations
 from miniapp_api.accounts import service
 from miniapp_api.accounts.schemas import AccountSchema, LedgerPageSchema, LedgerQuerySchema
 from miniapp_api.core.api import Blueprint
-from miniapp_api.core.readonly import read_only
-from miniapp_api.identity.access import resident_scoped
+from miniapp_api.identity.access import resident_read
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1/residents", description="Account lookup")
 
 
 @bp.get("/<resident_id>/account")
-@read_only
-@resident_scoped
+@resident_read
 @bp.response(200, AccountSchema)
 def account(resident):
     """The resident's account: balance by source, paid years, status, eligibility and benefit."""
@@ -21,8 +19,7 @@ def account(resident):
 
 
 @bp.get("/<resident_id>/ledger")
-@read_only
-@resident_scoped
+@resident_read
 @bp.arguments(LedgerQuerySchema, location="query")
 @bp.response(200, LedgerPageSchema)
 def ledger(query, resident):

@@ -56,7 +56,7 @@ class LedgerQuerySchema(Schema):
 
 
 class LedgerEntrySchema(Schema):
-    """A `models.LedgerEntry` with its order."""
+    """A row of `accounts.service.LEDGER_COLUMNS`: an entry with its order's number."""
 
     entry_id = Int(attribute="id")
     year = Int()
@@ -66,7 +66,7 @@ class LedgerEntrySchema(Schema):
     amount_fen = Computed(lambda entry: abs(entry.amount_fen), "integer", minimum=0)
     funder = fields.String(metadata={"enum": [*Payer, *Funder]})
     payer = EnumString(Payer, allow_none=True)
-    order_no = Computed(lambda entry: entry.order.order_no if entry.order else None, "string", nullable=True)
+    order_no = fields.String(allow_none=True)
     booked_at = Instant()
 
 

@@ -33,10 +33,20 @@ def current_user() -> WeChatUser:
     if "user" not in g:
         subject = _subject(_bearer_token())
         user = db.session.get(WeChatUser, subject.user_id) if subject is not None else None
-        if user is None or subject is None or user.token_generation != subject.generation:
-            raise _unauthorized("The access token is invalid or expired.")
+        check_generation(user.token_generation if user else None, subject)
         g.user = user
     return g.user
+
+
+def caller_subject() -> tokens.Subject | None:
+    """The subject of the request's bearer token (None for a forged or expired one); 401 without one."""
+    return _subject(_bearer_token())
+
+
+def check_generation(generation: int | None, subject: tokens.Subject | None) -> None:
+    """401 unless the token is genuine and of its user's current generation (None: no such user)."""
+    if generation is None or subject is None or generation != subject.generation:
+        raise _unauthorized("The access token is invalid or expired.")
 
 
 def claimed_user_id() -> int | None:

@@ -8,6 +8,7 @@ import pytest
 
 from miniapp_api.identity import tokens
 from models import WeChatUser, db
+from tests.support import factories
 from tests.support.constants import NOW
 from tests.support.miniapp import login
 
@@ -97,3 +98,29 @@ def test_odd_claims_are_401_never_500(app, client, claims, status):
         {"sub": str(user_id), "iat": now, "exp": now + 60, **claims}, app.config["SECRET_KEY"], algorithm="HS256"
     )
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == status
+
+
+BAD_HEADERS = [
+    {},
+    {"Authorization": "Bearer not-a-jwt"},
+    {"Authorization": "Bearer " + jwt.encode(CLAIMS, "x" * 32, algorithm="HS256")},
+]
+
+
+@pytest.mark.parametrize("path", ["account", "ledger"])
+def test_resident_reads_check_the_token_and_its_generation(app, client, path):
+    """The account and ledger read the resident and the caller in one statement: the same 401s as /me."""
+    with app.app_context():
+        owner = factories.resident()
+        user = factories.user(owner)
+        db.session.commit()
+        url, user_id = f"/api/v1/residents/{owner.public_id}/{path}", user.id
+        current = {"Authorization": f"Bearer {tokens.issue(user_id, 0)[0]}"}
+    assert client.get(url, headers=current).status_code == 200
+    for headers in BAD_HEADERS:
+        response = client.get(url, headers=headers)
+        assert (response.status_code, response.get_json()["code"]) == (401, "unauthorized"), headers
+    with app.app_context():
+        db.session.get(WeChatUser, user_id).token_generation = 1
+        db.session.commit()
+    assert client.get(url, headers=current).status_code == 401
