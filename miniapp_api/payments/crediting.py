@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from miniapp_api.core.clock import clock
 from miniapp_api.payments.outcomes import ACCEPTED, Outcome
@@ -107,17 +108,44 @@ def recovered(payment: Payment, error: IntegrityError) -> Result:
     return Result(Outcome.DUPLICATE, order, "credited concurrently")
 
 
+# The statements of a crediting, built once: every callback runs them (ORM flushes of the same rows
+# cost three times the CPU, and a callback is mostly CPU on this path).
+_ORDERS, _ENTRIES, _RESIDENTS = Order.__table__, LedgerEntry.__table__, Resident.__table__
+_LOCKED_ORDER = (
+    db.select(Order)
+    .where(Order.order_no == db.bindparam("order_no"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_TAKEN = db.select(_ORDERS.c.id).where(
+    _ORDERS.c.transaction_id == db.bindparam("transaction_id"), _ORDERS.c.id != db.bindparam("order_id")
+)
+_CLOSED = db.exists().where(
+    _ENTRIES.c.resident_id == _RESIDENTS.c.id,
+    _ENTRIES.c.kind == EntryKind.INHERITANCE_PAYOUT,
+    _ENTRIES.c.order_id.is_(None),
+)
+# The resident row is the lock a benefits run takes before it closes the account: one of the two
+# waits, so a payment never lands between the run's balance and its inheritance entry.
+_LOCKED_RESIDENT_CLOSED = (
+    db.select(_CLOSED.label("closed"))
+    .select_from(_RESIDENTS)
+    .where(_RESIDENTS.c.id == db.bindparam("resident_id"))
+    .with_for_update(of=_RESIDENTS)
+)
+
+
 def locked_order(out_order_no: str) -> Order | None:
     """The order row, locked until the transaction ends (SELECT ... FOR UPDATE; SQLite locks on write)."""
-    query = db.select(Order).where(Order.order_no == out_order_no).with_for_update()
-    return db.session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+    return db.session.execute(_LOCKED_ORDER, {"order_no": out_order_no}).scalar_one_or_none()
 
 
-def write_ledger(order: Order) -> list[LedgerEntry]:
-    """Book a paid order into the account: personal (or sponsorship), government and collective subsidy."""
+def write_ledger(order: Order) -> int:
+    """Book a paid order into the account: personal (or sponsorship), government and collective subsidy;
+    the amount booked."""
     booked_at = clock().now()
-    entries = [
-        LedgerEntry(
+    rows = [
+        dict(
             resident_id=order.resident_id,
             year=order.year,
             kind=kind,
@@ -130,9 +158,9 @@ def write_ledger(order: Order) -> list[LedgerEntry]:
         for kind, amount, funder in _ledger_parts(order)
         if amount > 0
     ]
-    db.session.add_all(entries)
-    db.session.flush()
-    return entries
+    if rows:
+        db.session.execute(db.insert(_ENTRIES), rows)
+    return sum(row["amount_fen"] for row in rows)
 
 
 def _ledger_parts(order: Order) -> tuple[tuple[str, int, str], ...]:
@@ -164,25 +192,21 @@ def review(
 
 
 def _credit(order: Order, payment: Payment) -> None:
-    order.status, order.paid_at = OrderStatus.PAID, payment.paid_at
-    order.channel, order.transaction_id = payment.channel, payment.transaction_id
-    db.session.flush()  # the order row changes first; a failure in the ledger write rolls both back
+    """The order row changes first (a failure in the ledger write rolls both back), then its entries."""
+    paid = dict(
+        status=OrderStatus.PAID, paid_at=payment.paid_at, channel=payment.channel, transaction_id=payment.transaction_id
+    )
+    db.session.execute(db.update(_ORDERS).where(_ORDERS.c.id == order.id).values(paid))
+    for name, value in paid.items():  # the loaded order as the row now is, with nothing left to flush
+        set_committed_value(order, name, value)
     pass_on_if_closed(order, write_ledger(order))
 
 
-def pass_on_if_closed(order: Order, entries: list[LedgerEntry]) -> None:
+def pass_on_if_closed(order: Order, amount: int) -> None:
     """Money reaching an account its inheritance already closed goes on to the heirs at once, as a
     further inheritance entry of this order (R12), never left in the account."""
-    closing = db.select(LedgerEntry.id).where(
-        LedgerEntry.resident_id == order.resident_id,
-        LedgerEntry.kind == EntryKind.INHERITANCE_PAYOUT,
-        LedgerEntry.order_id.is_(None),
-    )
-    amount = sum(entry.amount_fen for entry in entries)
-    # The resident row is the lock a benefits run takes before it closes the account: one of the two
-    # waits, so a payment never lands between the run's balance and its inheritance entry.
-    db.session.execute(db.select(Resident.id).where(Resident.id == order.resident_id).with_for_update())
-    if amount and db.session.execute(closing).first() is not None:
+    closed = db.session.execute(_LOCKED_RESIDENT_CLOSED, {"resident_id": order.resident_id}).scalar_one()
+    if amount and closed:
         db.session.add(
             LedgerEntry(
                 resident_id=order.resident_id,
@@ -255,8 +279,7 @@ def _live_rival(order: Order) -> Order | None:
 
 def _transaction_taken(transaction_id: str, order: Order) -> bool:
     """Whether another order already holds this transaction (the unique column would refuse it)."""
-    query = db.select(Order.id).where(Order.transaction_id == transaction_id, Order.id != order.id)
-    return db.session.execute(query).first() is not None
+    return db.session.execute(_TAKEN, {"transaction_id": transaction_id, "order_id": order.id}).first() is not None
 
 
 def _flagged(kind: Outcome, payment: Payment, source: str, order: Order | None, reason: str) -> Result:
