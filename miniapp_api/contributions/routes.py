@@ -11,6 +11,7 @@ from miniapp_api.contributions.schemas import (
     OrderSchema,
 )
 from miniapp_api.core.api import Blueprint
+from miniapp_api.core.readonly import read_only
 from miniapp_api.identity.access import authorize, not_found, resident_scoped
 from miniapp_api.identity.auth import current_user, login_required
 from policy import rules
@@ -46,6 +47,7 @@ def create_contribution(body, resident):
 
 
 @bp.get("/orders/<order_no>")
+@read_only
 @login_required
 @bp.response(200, OrderSchema)
 def order_status(order_no):
