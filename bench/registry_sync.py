@@ -22,7 +22,6 @@ Each prints records/s and the peak RSS of the process so far (`ru_maxrss`).
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as dt
 import json
 import os
@@ -75,8 +74,8 @@ def record(i: int, number: str, revision: int) -> RegistryRecord:
     key = (i % BIRTH_DAYS, revision)
     if key not in _TEMPLATES:
         _TEMPLATES[key] = make_record(i, number, revision)
-    found = copy.copy(_TEMPLATES[key])
-    object.__setattr__(found, "id_number", number)
+    found = object.__new__(RegistryRecord)  # a shallow copy without copy.copy's pickling detour (4 µs)
+    found.__dict__.update(_TEMPLATES[key].__dict__, id_number=number)
     return found
 
 

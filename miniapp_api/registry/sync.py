@@ -6,7 +6,7 @@ transaction, so a crash loses at most the batch in flight and a rerun continues 
 committed one. Applying a change is idempotent: each row keeps the seq of the change it holds and
 only a later seq overwrites it (the `WHERE` of the upsert), so re-reading a page changes nothing.
 
-Only ID numbers new to the backend are encrypted (Fernet costs CPU per row); known residents are found
+Only ID numbers new to the backend are encrypted (it costs CPU per row); known residents are found
 by their blind index and keep their row, their public id and their WeChat binding. A reader thread
 reads and indexes the next batch while the current one is applied (on PostgreSQL it also encrypts the
 new people's ID numbers); on PostgreSQL new people are COPY'd into residents, known ones upserted from

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
-from cryptography.fernet import Fernet
+import pytest
+from cryptography.fernet import Fernet, InvalidToken
 
 from miniapp_api.core import pii
 from miniapp_api.identity import residents
@@ -85,3 +87,34 @@ def test_the_command_reencrypts_and_prints_one_json_line(make_app, keys):
         "command": "residents reencrypt-ids", "residents": len(NUMBERS), "reencrypted": len(NUMBERS)}  # fmt: skip
     again = rotated.test_cli_runner().invoke(args=["residents", "reencrypt-ids"])
     assert json.loads(again.output.strip().splitlines()[-1])["reencrypted"] == 0
+
+
+def _earlier_format(key: str, number: str) -> str:
+    """A Fernet token as rows written before AES-256-GCM hold them."""
+    return pii._fernet(pii._master(key)).encrypt(number.encode()).decode()
+
+
+def test_tokens_are_aes_gcm_sealed_with_a_fresh_nonce_and_refuse_tampering(keys):
+    cipher = pii.IdCipher(keys["ID_ENCRYPTION_KEY"])
+    first, second = cipher.encrypt(NUMBERS[0]), cipher.encrypt(NUMBERS[0])
+    assert first.startswith(pii.TOKEN_PREFIX) and first != second
+    assert cipher.decrypt(first) == cipher.decrypt(second) == NUMBERS[0]
+    sealed = bytearray(base64.urlsafe_b64decode(first[len(pii.TOKEN_PREFIX) :]))
+    sealed[-1] ^= 1
+    tampered = pii.TOKEN_PREFIX + base64.urlsafe_b64encode(bytes(sealed)).decode()
+    for bad in (tampered, pii.TOKEN_PREFIX + "not base64!", pii.IdCipher(Fernet.generate_key().decode()).encrypt("x")):
+        with pytest.raises(InvalidToken):
+            cipher.decrypt(bad)
+
+
+def test_tokens_of_the_earlier_fernet_format_still_decrypt_and_are_rewritten(app, keys):
+    with app.app_context():
+        for number in NUMBERS[:3]:
+            factories.resident(number).id_number_encrypted = _earlier_format(keys["ID_ENCRYPTION_KEY"], number)
+        db.session.commit()
+        assert [residents.id_number_of(residents.find_by_id_number(n)) for n in NUMBERS[:3]] == NUMBERS[:3]
+        assert not pii.cipher().is_current(_earlier_format(keys["ID_ENCRYPTION_KEY"], NUMBERS[0]))
+        assert sum(batch.rewritten for batch in pii.reencrypt_all()) == 3  # same key, current format
+    after = _stored(app)
+    assert all(token.startswith(pii.TOKEN_PREFIX) for token, _ in after.values())
+    assert sorted(pii.IdCipher(keys["ID_ENCRYPTION_KEY"]).decrypt(t) for t, _ in after.values()) == sorted(NUMBERS[:3])
