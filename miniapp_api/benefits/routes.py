@@ -5,13 +5,13 @@ from __future__ import annotations
 from miniapp_api.benefits import payments
 from miniapp_api.benefits.schemas import BenefitsPageSchema, BenefitsQuerySchema
 from miniapp_api.core.api import Blueprint
-from miniapp_api.identity.access import resident_scoped
+from miniapp_api.identity.access import resident_read
 
 bp = Blueprint("benefits", __name__, url_prefix="/api/v1/residents", description="Benefit payments")
 
 
 @bp.get("/<resident_id>/benefits")
-@resident_scoped
+@resident_read
 @bp.arguments(BenefitsQuerySchema, location="query")
 @bp.response(200, BenefitsPageSchema)
 def benefit_payments(query, resident):
