@@ -7,14 +7,18 @@ so nobody learns whether the resident exists.
 
 from __future__ import annotations
 
+import functools
 from functools import wraps
+from typing import Any, TypeVar
 
 from flask import g
+from sqlalchemy import Select, bindparam
 
 from miniapp_api.core.errors import ApiError
 from miniapp_api.identity.auth import claimed_user_id, current_user
 from models import FamilyLink, LinkStatus, Payer, Resident, WeChatUser, db
 
+T = TypeVar("T")
 NOT_FOUND = "No such resident, or you may not act for them."
 
 
@@ -46,18 +50,27 @@ def authorize(resident: Resident | None) -> tuple[Resident, Payer]:
     return resident, relation
 
 
-def _resident_and_caller(resident_id: str) -> Resident | None:
-    """The resident by public id; the caller's user row comes in the same statement (one round trip),
-    so that `current_user` finds it in the session instead of asking the database again."""
-    by_public_id, user_id = Resident.public_id == resident_id, claimed_user_id()
+# Built once, so that SQLAlchemy computes its cache key once, not on every request.
+RESIDENT_BY_PUBLIC_ID = db.select(Resident).where(Resident.public_id == bindparam("public_id"))
+
+
+def first_with_caller(query: Select[tuple[T]], **params: Any) -> T | None:
+    """The first entity of `query` (a statement built once, with `params` bound); the caller's user row
+    comes in the same statement (one round trip), so that `current_user` finds it in the session
+    instead of asking the database again."""
+    user_id = claimed_user_id()
     if user_id is None:
-        return db.session.scalar(db.select(Resident).where(by_public_id))
-    query = db.select(Resident, WeChatUser).outerjoin(WeChatUser, WeChatUser.id == user_id).where(by_public_id)
-    row = db.session.execute(query).first()
+        return db.session.scalar(query, params)
+    row = db.session.execute(_with_caller(query), {**params, "caller_id": user_id}).first()
     if row is None:
         return None
     g.loaded_user = row[1]  # the session's identity map holds rows weakly: keep it for `current_user`
     return row[0]
+
+
+@functools.cache
+def _with_caller(query: Select) -> Select:
+    return query.add_columns(WeChatUser).outerjoin(WeChatUser, WeChatUser.id == bindparam("caller_id"))
 
 
 def resident_scoped(view):
@@ -65,7 +78,8 @@ def resident_scoped(view):
 
     @wraps(view)
     def wrapper(*args, resident_id: str, **kwargs):
-        return view(*args, resident=authorize(_resident_and_caller(resident_id))[0], **kwargs)
+        resident = first_with_caller(RESIDENT_BY_PUBLIC_ID, public_id=resident_id)
+        return view(*args, resident=authorize(resident)[0], **kwargs)
 
     wrapper.resident_scoped = True  # type: ignore[attr-defined]
     return wrapper
