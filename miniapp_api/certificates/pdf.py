@@ -174,13 +174,16 @@ def _gray(png: bytes) -> ImageReader:
 
 
 def _wrap(text: str, max_width: float, font: str, size: float) -> list[str]:
-    """Split `text` anywhere (URLs have no spaces) into lines no wider than `max_width`."""
+    """Split `text` anywhere (URLs have no spaces) into lines no wider than `max_width`, but never right
+    after a `-`: read as a hyphenation, it would be dropped (by a reader typing the link, and by PDF
+    text extraction)."""
     lines, width = [""], 0.0
     for char in text:
         char_width = pdfmetrics.stringWidth(char, font, size)
         if lines[-1] and width + char_width > max_width:
-            lines.append("")
-            width = 0.0
+            kept = lines[-1].rstrip("-") or lines[-1]
+            lines[-1:] = [kept, lines[-1][len(kept) :]]
+            width = pdfmetrics.stringWidth(lines[-1], font, size)
         lines[-1] += char
         width += char_width
     return lines
