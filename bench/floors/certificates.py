@@ -1,6 +1,8 @@
 """Floors of the certificates: rendering one PDF page with reportlab and one QR code (issuing), and
 one Ed25519 check plus one keyed SELECT answered as a small JSON (verifying). The QR code is the
-app's own `qr_png` (its fixed mask included), so the floor gets every speed-up the app has there.
+app's own `qr_png` (its fixed mask included), and importing the app's `certificates.pdf` (for its
+font) sets reportlab's streams to skip ASCII85 as the app's do, so the floor gets every speed-up the
+app has there.
 
     gunicorn -c gunicorn.conf.py bench.floors.certificates:app   (DATABASE_URL, CERT_SIGNING_KEY)
 """

@@ -66,7 +66,7 @@ class LedgerEntrySchema(Schema):
     amount_fen = Computed(lambda entry: abs(entry.amount_fen), "integer", minimum=0)
     funder = fields.String(metadata={"enum": [*Payer, *Funder]})
     payer = EnumString(Payer, allow_none=True)
-    order_no = fields.String(allow_none=True)
+    order_no = fields.String(allow_none=True, dump_only=True)
     booked_at = Instant()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import flask
 from flask import Flask, Response, request, send_from_directory
+from sqlalchemy import Select
 
 from miniapp_api.certificates import service as certificates
 from miniapp_api.certificates import signing
@@ -55,7 +56,7 @@ def issue_certificate(body: dict, resident: Resident):
 @bp.problems(404, "certificate_revoked")
 def certificate_pdf(certificate_no: str):
     """Download the printable certificate (A4 PDF, Chinese, with the verification QR code)."""
-    certificate = _own_certificate(certificate_no)
+    certificate = _own_certificate(certificate_no, certificates.PDF_DOWNLOAD)
     headers = {**PRIVATE, "Content-Disposition": f'inline; filename="{certificate.certificate_no}.pdf"'}
     return Response(certificates.pdf(certificate), mimetype="application/pdf", headers=headers)
 
@@ -65,13 +66,17 @@ def certificate_pdf(certificate_no: str):
 @bp.problems(404, "certificate_revoked")
 def certificate_qr(certificate_no: str):
     """Download the certificate's verification QR code."""
-    return Response(certificates.qr(_own_certificate(certificate_no)), mimetype="image/png", headers=PRIVATE)
+    return Response(
+        certificates.qr(_own_certificate(certificate_no, certificates.QR_DOWNLOAD)),
+        mimetype="image/png",
+        headers=PRIVATE,
+    )
 
 
-def _own_certificate(certificate_no: str) -> Certificate:
-    """A valid certificate of a resident the caller may act for, else 404."""
+def _own_certificate(certificate_no: str, download: Select[tuple[Certificate]]) -> Certificate:
+    """A valid certificate of a resident the caller may act for, else 404 (401 before either)."""
+    certificate = certificates.find_for_caller(certificate_no, download)
     current_user()
-    certificate = certificates.find(certificate_no)
     authorize(certificate.resident if certificate else None)
     assert certificate is not None  # authorize refused otherwise
     if certificate.revoked:

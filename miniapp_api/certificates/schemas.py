@@ -34,8 +34,8 @@ class VerificationSchema(Schema):
     name = fields.String(metadata={"description": "masked: 王*国"})
     id_number = fields.String(metadata={"description": "masked: 1401**********0017"})
     year = fields.Integer(attribute="certificate.year")
-    amount_fen = fields.Integer(attribute="certificate.order.amount_fen")
-    paid_at = Instant(attribute="certificate.order.paid_at")
+    amount_fen = fields.Integer(attribute="certificate.amount_fen")
+    paid_at = Instant(attribute="certificate.paid_at")
     issued_at = Instant(attribute="certificate.issued_at")
     revoked_at = Instant(attribute="certificate.revoked_at", allow_none=True)
 

@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 from sqlalchemy.orm.interfaces import ORMOption
 
 from miniapp_api.certificates.numbers import is_certificate_number, new_certificate_number
@@ -17,7 +18,8 @@ from miniapp_api.certificates.signing import settings
 from miniapp_api.certificates.token import sign_token, verify_token
 from miniapp_api.core.clock import SHANGHAI, clock, rfc3339
 from miniapp_api.core.errors import ApiError
-from miniapp_api.identity.residents import masked_id_number
+from miniapp_api.identity.access import first_with_caller
+from miniapp_api.identity.residents import masked_id_number, stored_masked_id_number
 from models import Certificate, Order, OrderStatus, Payer, Resident, db
 from policy.id_number import mask_name
 from policy.workdays import certificate_available_at
@@ -25,30 +27,43 @@ from policy.workdays import certificate_available_at
 log = logging.getLogger(__name__)
 
 
-def valid_certificate(resident: Resident, year: int) -> Certificate | None:
-    return db.session.scalar(
-        db.select(Certificate).where(
-            Certificate.resident_id == resident.id, Certificate.year == year, Certificate.revoked_at.is_(None)
-        )
+# The issuing request's statements, built once (SQLAlchemy then computes their cache keys once).
+_VALID_CERTIFICATE = db.select(Certificate).where(
+    Certificate.resident_id == bindparam("resident_id"),
+    Certificate.year == bindparam("year"),
+    Certificate.revoked_at.is_(None),
+)
+# The year's first paid order of any kind (a lump sum counts for the year it was paid in).
+_PAID_ORDER = (
+    db.select(Order)
+    .where(
+        Order.resident_id == bindparam("resident_id"), Order.year == bindparam("year"), Order.status == OrderStatus.PAID
     )
+    .order_by(Order.paid_at, Order.id)
+    .limit(1)
+)
 
 
-def find(certificate_no: str, *options: ORMOption) -> Certificate | None:
+def valid_certificate(resident: Resident, year: int) -> Certificate | None:
+    return db.session.scalar(_VALID_CERTIFICATE, {"resident_id": resident.id, "year": year})
+
+
+def find(certificate_no: str) -> Certificate | None:
     if not is_certificate_number(certificate_no):
         return None
-    return db.session.scalar(
-        db.select(Certificate).options(*options).where(Certificate.certificate_no == certificate_no)
-    )
+    return db.session.scalar(db.select(Certificate).where(Certificate.certificate_no == certificate_no))
+
+
+def find_for_caller(certificate_no: str, download: Select[tuple[Certificate]]) -> Certificate | None:
+    """The certificate by number as `download` loads it, with the caller's user row in the same
+    statement (`identity.access.first_with_caller`)."""
+    if not is_certificate_number(certificate_no):
+        return None
+    return first_with_caller(download, number=certificate_no)
 
 
 def paid_order(resident: Resident, year: int) -> Order | None:
-    """The year's first paid order of any kind (a lump sum counts for the year it was paid in)."""
-    return db.session.scalar(
-        db.select(Order)
-        .where(Order.resident_id == resident.id, Order.year == year, Order.status == OrderStatus.PAID)
-        .order_by(Order.paid_at, Order.id)
-        .limit(1)
-    )
+    return db.session.scalar(_PAID_ORDER, {"resident_id": resident.id, "year": year})
 
 
 def issue(resident: Resident, year: int) -> tuple[Certificate, bool]:
@@ -87,7 +102,7 @@ def _create(resident: Resident, order: Order) -> tuple[Certificate, bool]:
     )
     db.session.add(certificate)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         # A concurrent request issued the year's certificate first: answer with that one.
         db.session.rollback()
@@ -95,7 +110,9 @@ def _create(resident: Resident, order: Order) -> tuple[Certificate, bool]:
         if existing is None:
             raise
         return existing, False
-    log.info("issued certificate %s for year %d", number, order.year)
+    db.session.expunge(certificate)  # the commit leaves its values loaded: the answer reads no row again
+    db.session.commit()
+    log.info("issued certificate %s for year %d", number, certificate.year)
     return certificate, True
 
 
@@ -127,64 +144,98 @@ def api_url(certificate: Certificate) -> str:
 class Verification:
     """What the public verification shows of a token: nothing but `valid: false` unless it is genuine."""
 
-    certificate: Certificate | None
+    certificate: Row | None  # the columns of `_VERIFIED`
 
     @property
     def valid(self) -> bool:
-        return self.certificate is not None and not self.certificate.revoked
+        return self.certificate is not None and self.certificate.revoked_at is None
 
     @property
     def status(self) -> str | None:
         if self.certificate is None:
             return None
-        return "revoked" if self.certificate.revoked else "valid"
+        return "valid" if self.valid else "revoked"
 
     @property
     def name(self) -> str | None:
-        return mask_name(self.certificate.resident.name) if self.certificate else None
+        return mask_name(self.certificate.name) if self.certificate else None
 
     @property
     def id_number(self) -> str | None:
-        return masked_id_number(self.certificate.resident) if self.certificate else None
+        if self.certificate is None:
+            return None
+        return stored_masked_id_number(self.certificate.id_number_masked, self.certificate.id_number_encrypted)
+
+
+_certificates, _residents, _orders = Certificate.__table__, Resident.__table__, Order.__table__
+# One Core statement (the page shows the holder and the payment too), built once: its cache key is
+# computed once, and no ORM entity is loaded for a read that only shows columns.
+_VERIFIED = (
+    select(
+        _certificates.c.certificate_no,
+        _certificates.c.year,
+        _certificates.c.issued_at,
+        _certificates.c.revoked_at,
+        _residents.c.name,
+        _residents.c.id_number_masked,
+        _residents.c.id_number_encrypted,
+        _orders.c.amount_fen,
+        _orders.c.paid_at,
+    )
+    .join(_residents, _residents.c.id == _certificates.c.resident_id)
+    .join(_orders, _orders.c.id == _certificates.c.order_id)
+    .where(_certificates.c.certificate_no == bindparam("number"))
+)
 
 
 def verification(token: str) -> Verification:
     number = verify_token(settings().signing.public_keys, token)
-    # One statement: the page shows the holder and the payment too.
-    holder_and_payment = (joinedload(Certificate.resident), joinedload(Certificate.order))
-    return Verification(find(number, *holder_and_payment) if number else None)
+    if number is None or not is_certificate_number(number):
+        return Verification(None)
+    return Verification(db.session.connection().execute(_VERIFIED, {"number": number}).first())
+
+
+def _download(*options: ORMOption) -> Select[tuple[Certificate]]:
+    by_number = Certificate.certificate_no == bindparam("number")
+    return db.select(Certificate).options(joinedload(Certificate.resident), *options).where(by_number)
+
+
+# What a download reads in its one statement (built once): the certificate, its holder (for the
+# authorization) and the stored rendering; the PDF's first rendering prints the payment too.
+PDF_DOWNLOAD = _download(joinedload(Certificate.order), undefer(Certificate.pdf), undefer(Certificate.qr_png))
+QR_DOWNLOAD = _download(undefer(Certificate.qr_png))
 
 
 def pdf(certificate: Certificate) -> bytes:
-    """The certificate's PDF: rendered on the first download, then served as stored."""
-    if certificate.pdf is None:
-        _store(certificate, pdf=render_certificate_pdf(_printed_data(certificate), qr(certificate)))
-    assert certificate.pdf is not None
-    return certificate.pdf
+    """The certificate's PDF: rendered on the first download (its QR code kept with it), then served as stored."""
+    if certificate.pdf is not None:
+        return certificate.pdf
+    qr = certificate.qr_png or qr_png(verify_url(certificate))
+    return _store(certificate, "pdf", render_certificate_pdf(_printed_data(certificate), qr), qr_png=qr)
 
 
 def qr(certificate: Certificate) -> bytes:
     """The PNG of the verification link: rendered once, then served as stored."""
-    if certificate.qr_png is None:
-        _store(certificate, qr_png=qr_png(verify_url(certificate)))
-    assert certificate.qr_png is not None
-    return certificate.qr_png
+    if certificate.qr_png is not None:
+        return certificate.qr_png
+    return _store(certificate, "qr_png", qr_png(verify_url(certificate)))
 
 
-def _store(certificate: Certificate, **rendering: bytes) -> None:
-    """Keep a rendering (committed); a concurrent first download's identical one is left as it is."""
-    (column,) = rendering
+def _store(certificate: Certificate, column: str, rendering: bytes, **unless_stored: bytes) -> bytes:
+    """Keep a rendering (and `unless_stored` where none is kept yet), committed, and answer the one
+    stored: a concurrent first download's identical one is left as it is."""
+    certificate_id, stored_column = certificate.id, getattr(Certificate, column)
+    kept = {name: func.coalesce(getattr(Certificate, name), value) for name, value in unless_stored.items()}
     stored = db.session.execute(
         db.update(Certificate)
-        .where(Certificate.id == certificate.id, getattr(Certificate, column).is_(None))
-        .values(**rendering)
+        .where(Certificate.id == certificate_id, stored_column.is_(None))
+        .values({column: rendering, **kept})
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
     if stored.rowcount == 0:
-        db.session.refresh(certificate, [column])
-    else:
-        setattr(certificate, column, rendering[column])
+        return db.session.scalar(select(stored_column).where(Certificate.id == certificate_id))
+    return rendering
 
 
 def _printed_data(certificate: Certificate) -> CertificateData:

@@ -7,17 +7,20 @@ so nobody learns whether the resident exists.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from functools import wraps
+from typing import Any, TypeVar
 
 from flask import g
-from sqlalchemy import Exists, Row
+from sqlalchemy import Exists, Row, Select, bindparam
 
 from miniapp_api.core.errors import ApiError
 from miniapp_api.core.readonly import read_only
 from miniapp_api.identity.auth import caller_subject, check_generation, claimed_user_id, current_user
 from models import FamilyLink, LinkStatus, Payer, Resident, WeChatUser, db
 
+T = TypeVar("T")
 NOT_FOUND = "No such resident, or you may not act for them."
 
 
@@ -55,18 +58,27 @@ def authorize(resident: Resident | None) -> tuple[Resident, Payer]:
     return resident, relation
 
 
-def _resident_and_caller(resident_id: str) -> Resident | None:
-    """The resident by public id; the caller's user row comes in the same statement (one round trip),
-    so that `current_user` finds it in the session instead of asking the database again."""
-    by_public_id, user_id = Resident.public_id == resident_id, claimed_user_id()
+# Built once, so that SQLAlchemy computes its cache key once, not on every request.
+RESIDENT_BY_PUBLIC_ID = db.select(Resident).where(Resident.public_id == bindparam("public_id"))
+
+
+def first_with_caller(query: Select[tuple[T]], **params: Any) -> T | None:
+    """The first entity of `query` (a statement built once, with `params` bound); the caller's user row
+    comes in the same statement (one round trip), so that `current_user` finds it in the session
+    instead of asking the database again."""
+    user_id = claimed_user_id()
     if user_id is None:
-        return db.session.scalar(db.select(Resident).where(by_public_id))
-    query = db.select(Resident, WeChatUser).outerjoin(WeChatUser, WeChatUser.id == user_id).where(by_public_id)
-    row = db.session.execute(query).first()
+        return db.session.scalar(query, params)
+    row = db.session.execute(_with_caller(query), {**params, "caller_id": user_id}).first()
     if row is None:
         return None
     g.loaded_user = row[1]  # the session's identity map holds rows weakly: keep it for `current_user`
     return row[0]
+
+
+@functools.cache
+def _with_caller(query: Select) -> Select:
+    return query.add_columns(WeChatUser).outerjoin(WeChatUser, WeChatUser.id == bindparam("caller_id"))
 
 
 def resident_scoped(view):
@@ -74,7 +86,8 @@ def resident_scoped(view):
 
     @wraps(view)
     def wrapper(*args, resident_id: str, **kwargs):
-        return view(*args, resident=authorize(_resident_and_caller(resident_id))[0], **kwargs)
+        resident = first_with_caller(RESIDENT_BY_PUBLIC_ID, public_id=resident_id)
+        return view(*args, resident=authorize(resident)[0], **kwargs)
 
     wrapper.resident_scoped = True  # type: ignore[attr-defined]
     return wrapper
@@ -109,13 +122,12 @@ def resident_read(view):
 
 
 def _readable(resident_id: str) -> Row:
-    """The resident's row if the caller may act for them; 401 for a bad token, 404 as `authorize`."""
-    subject = caller_subject()
-    user_id = subject.user_id if subject is not None else None
-    row = db.session.execute(_READABLE, {"user_id": user_id, "public_id": resident_id}).first()
+    """The resident's row if the caller may act for them; in `resident_scoped`'s order: 404 for an
+    unknown resident, then 401 for a missing or bad token, then 404 unless self or an active link."""
+    row = db.session.execute(_READABLE, {"user_id": claimed_user_id(), "public_id": resident_id}).first()
     if row is None:
         raise not_found()
-    check_generation(row.caller_generation, subject)
+    check_generation(row.caller_generation, caller_subject())
     if _relation(row.caller_resident_id, row.id, lambda: row.caller_linked) is None:
         raise not_found()
     return row

@@ -65,8 +65,12 @@ def id_number_of(resident: Resident) -> str:
 
 
 def masked_id_number(resident: Resident) -> str:
+    return stored_masked_id_number(resident.id_number_masked, resident.id_number_encrypted)
+
+
+def stored_masked_id_number(masked: str | None, encrypted: str) -> str:
     """As kept at write time; decrypted and masked only for a row written without it."""
-    return resident.id_number_masked or id_number.mask(id_number_of(resident))
+    return masked or id_number.mask(cipher().decrypt(encrypted))
 
 
 def age_today(resident: Resident) -> int:

@@ -120,18 +120,17 @@ _LOCKED_ORDER = (
 _TAKEN = db.select(_ORDERS.c.id).where(
     _ORDERS.c.transaction_id == db.bindparam("transaction_id"), _ORDERS.c.id != db.bindparam("order_id")
 )
-_CLOSED = db.exists().where(
-    _ENTRIES.c.resident_id == _RESIDENTS.c.id,
-    _ENTRIES.c.kind == EntryKind.INHERITANCE_PAYOUT,
-    _ENTRIES.c.order_id.is_(None),
-)
 # The resident row is the lock a benefits run takes before it closes the account: one of the two
-# waits, so a payment never lands between the run's balance and its inheritance entry.
-_LOCKED_RESIDENT_CLOSED = (
-    db.select(_CLOSED.label("closed"))
-    .select_from(_RESIDENTS)
-    .where(_RESIDENTS.c.id == db.bindparam("resident_id"))
-    .with_for_update(of=_RESIDENTS)
+# waits, so a payment never lands between the run's balance and its inheritance entry. The check
+# comes in a statement of its own, after the lock: a statement that waited for a lock still reads
+# the snapshot it started with, and would miss the inheritance entry committed meanwhile.
+_LOCKED_RESIDENT = db.select(_RESIDENTS.c.id).where(_RESIDENTS.c.id == db.bindparam("resident_id")).with_for_update()
+_CLOSED = db.select(
+    db.exists().where(
+        _ENTRIES.c.resident_id == db.bindparam("resident_id"),
+        _ENTRIES.c.kind == EntryKind.INHERITANCE_PAYOUT,
+        _ENTRIES.c.order_id.is_(None),
+    )
 )
 
 
@@ -197,7 +196,9 @@ def _credit(order: Order, payment: Payment) -> None:
         status=OrderStatus.PAID, paid_at=payment.paid_at, channel=payment.channel, transaction_id=payment.transaction_id
     )
     db.session.execute(db.update(_ORDERS).where(_ORDERS.c.id == order.id).values(paid))
-    for name, value in paid.items():  # the loaded order as the row now is, with nothing left to flush
+    # The loaded order as the row now is, with nothing left to flush. The session does not know it
+    # changed: a failure must roll the whole transaction back (which expires it), never a savepoint.
+    for name, value in paid.items():
         set_committed_value(order, name, value)
     pass_on_if_closed(order, write_ledger(order))
 
@@ -205,8 +206,8 @@ def _credit(order: Order, payment: Payment) -> None:
 def pass_on_if_closed(order: Order, amount: int) -> None:
     """Money reaching an account its inheritance already closed goes on to the heirs at once, as a
     further inheritance entry of this order (R12), never left in the account."""
-    closed = db.session.execute(_LOCKED_RESIDENT_CLOSED, {"resident_id": order.resident_id}).scalar_one()
-    if amount and closed:
+    db.session.execute(_LOCKED_RESIDENT, {"resident_id": order.resident_id})
+    if amount and db.session.execute(_CLOSED, {"resident_id": order.resident_id}).scalar_one():
         db.session.add(
             LedgerEntry(
                 resident_id=order.resident_id,

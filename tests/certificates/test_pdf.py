@@ -12,14 +12,18 @@ import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 
 from miniapp_api.certificates.numbers import new_certificate_number
 from miniapp_api.certificates.pdf import (
     CHANNEL_LABELS,
+    LATIN_FONT,
     TITLE,
     CertificateData,
+    _wrap,
     certificate_rows,
     format_yuan,
+    register_font,
     render_certificate_pdf,
 )
 from miniapp_api.certificates.token import key_id_of, sign_token, verify_token
@@ -97,6 +101,14 @@ def test_text_shows_the_facts_with_the_id_number_masked(data, text):
 
 def test_verify_url_is_spelled_out(data, text):
     assert data.verify_url in "".join(text.split())
+
+
+def test_the_spelled_out_link_never_breaks_right_after_a_hyphen():
+    register_font()
+    text = "abc-d--" * 20
+    lines = _wrap(text, pdfmetrics.stringWidth("abcdefghij", LATIN_FONT, 8), LATIN_FONT, 8)
+    assert "".join(lines) == text and len(lines) > 5
+    assert not any(line.endswith("-") for line in lines[:-1]), lines
 
 
 def test_qr_on_the_rendered_page_opens_the_verify_url(data, page):

@@ -137,3 +137,14 @@ def test_the_walks_bodies_are_valid_and_writes_would_show(app, client, parent):
             response = call(app, client, endpoint, method, resident_id, headers["self"])
             assert response.status_code in (200, 201), (endpoint, method, response.get_json())
     assert row_counts(app) != before
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic abc"}], ids=["no-token", "basic"])
+def test_every_read_refuses_in_the_same_order(app, client, parent, headers):
+    """An unknown resident is 404 and a known one 401 without a bearer token, on every resident read."""
+    resident_id, _ = parent
+    for endpoint, method, _ in resident_routes(app):
+        if method not in WRITES:
+            unknown = call(app, client, endpoint, method, "r_nobody", headers)
+            known = call(app, client, endpoint, method, resident_id, headers)
+            assert (verdict(unknown), verdict(known)) == ((404, "not_found"), (401, "unauthorized")), endpoint

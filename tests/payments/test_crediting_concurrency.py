@@ -4,20 +4,22 @@ past the row lock, stopped by the unique constraints (both databases)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 import requests
 
 from miniapp_api.payments import crediting as payments
-from models import CallbackDelivery, LedgerEntry, Order, db
+from models import CallbackDelivery, EntryKind, Funder, LedgerEntry, Order, Resident, db
 from tests.support import payments as pf
 from tests.support.concurrency import at_once
 from tests.support.constants import DEFAULT_NOW, ROOT, SANDBOX_TAX_KEY
-from tests.support.factories import pending_order, resident
+from tests.support.factories import paid_order, pending_order, resident
 from tests.support.live_server import serve
 from tests.support.waiting import free_port, wait_until_up
 
@@ -172,3 +174,37 @@ def test_a_race_past_the_row_lock_is_stopped_by_the_unique_constraints(app, clie
     assert answer.status_code == 200 and answer.get_json() == {"code": "SUCCESS"}
     assert_credited_once(app, order_id)
     assert inbox_outcomes(app) == ["duplicate"]
+
+
+@pytest.mark.postgres_only
+def test_money_waiting_for_the_resident_lock_sees_the_inheritance_committed_meanwhile(pg_app):
+    """A benefits run holds the resident row while it closes the account; crediting waits for that lock
+    and must then see the closing entry, whatever snapshot its waiting statement started with."""
+    with pg_app.app_context():
+        owner = resident()
+        order = paid_order(owner)
+        db.session.commit()
+        resident_id, order_id = owner.id, order.id
+    run = pg_app.app_context()
+    run.push()
+    db.session.execute(db.select(Resident.id).where(Resident.id == resident_id).with_for_update())
+    passed_on = []
+
+    def credit():
+        with pg_app.app_context():
+            payments.pass_on_if_closed(db.session.get(Order, order_id), 12000)
+            db.session.commit()
+            passed_on.extend(db.session.scalars(
+                db.select(LedgerEntry.amount_fen).where(LedgerEntry.order_id == order_id,
+                                                        LedgerEntry.kind == EntryKind.INHERITANCE_PAYOUT)))  # fmt: skip
+
+    crediting = threading.Thread(target=credit)
+    crediting.start()
+    crediting.join(1.0)
+    assert crediting.is_alive()  # waiting for the run's lock
+    db.session.add(LedgerEntry(resident_id=resident_id, year=2027, kind=EntryKind.INHERITANCE_PAYOUT, amount_fen=-1,
+                               funder=Funder.INHERITANCE, booked_at=dt.datetime.now(dt.timezone.utc)))  # fmt: skip
+    db.session.commit()
+    run.pop()
+    crediting.join(10)
+    assert passed_on == [-12000]
