@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import datetime as dt
 import re
@@ -189,3 +190,14 @@ def test_pdffonts_reports_every_font_embedded(data, tmp_path):
 
 def test_rendering_is_deterministic(data):
     assert render_certificate_pdf(data) == render_certificate_pdf(data)
+
+
+def test_every_text_is_printed_at_the_regular_weight(page):
+    """The embedded variable font's default instance is its thinnest: every text object is filled and
+    stroked (a line of STROKE_PER_SIZE of its size), so the paper shows regular-weight strokes."""
+    texts = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT]))
+    assert len(texts) > 20
+    for obj in texts:
+        assert pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) == pdfium_c.FPDF_TEXTRENDERMODE_FILL_STROKE
+        width = ctypes.c_float()
+        assert pdfium_c.FPDFPageObj_GetStrokeWidth(obj.raw, ctypes.byref(width)) and width.value >= 8 * 0.04
