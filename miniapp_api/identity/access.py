@@ -7,9 +7,8 @@ so nobody learns whether the resident exists.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar
 
 from flask import g
@@ -43,7 +42,8 @@ def _relation(caller_resident_id: int | None, resident_id: int, linked: Callable
     return Payer.SUPPORTER if linked() else None
 
 
-def _active_link(supporter_id, parent_id) -> Exists:
+def _active_link(supporter_id: object, parent_id: object) -> Exists:
+    """Whether an active link runs from the supporter to the parent (values or columns)."""
     links = FamilyLink.__table__.c
     return db.exists().where(
         links.supporter_id == supporter_id, links.parent_id == parent_id, links.status == LinkStatus.ACTIVE
@@ -76,7 +76,7 @@ def first_with_caller(query: Select[tuple[T]], **params: Any) -> T | None:
     return row[0]
 
 
-@functools.cache
+@cache
 def _with_caller(query: Select) -> Select:
     return query.add_columns(WeChatUser).outerjoin(WeChatUser, WeChatUser.id == bindparam("caller_id"))
 
