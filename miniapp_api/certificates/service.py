@@ -192,7 +192,7 @@ def verification(token: str) -> Verification:
     number = verify_token(settings().signing.public_keys, token)
     if number is None or not is_certificate_number(number):
         return Verification(None)
-    return Verification(db.session.connection().execute(_VERIFIED, {"number": number}).first())
+    return Verification(db.session.execute(_VERIFIED, {"number": number}).first())
 
 
 def _download(*options: ORMOption) -> Select[tuple[Certificate]]:

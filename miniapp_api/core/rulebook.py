@@ -78,10 +78,12 @@ def histories(resident_ids: list[int]) -> dict[int, ContributionHistory]:
 
 # What a history reads of an order, as plain rows: loading ORM objects costs 3 times as much (a read
 # of the account makes this query on every request).
-_HISTORY_COLUMNS = [Order.__table__.c[name] for name in ("resident_id", "year", "kind", "status", "years", "tier_fen")]
-_LIVE_ORDERS = db.select(*_HISTORY_COLUMNS, Order.__table__.c.expires_at).where(
-    Order.__table__.c.resident_id.in_(db.bindparam("resident_ids", expanding=True)),
-    Order.__table__.c.status.in_(OrderStatus.live()),
+_ORDERS = Order.__table__
+_HISTORY_COLUMNS = [
+    _ORDERS.c[name] for name in ("resident_id", "year", "kind", "status", "years", "tier_fen", "expires_at")
+]
+_LIVE_ORDERS = db.select(*_HISTORY_COLUMNS).where(
+    _ORDERS.c.resident_id.in_(db.bindparam("resident_ids", expanding=True)), _ORDERS.c.status.in_(OrderStatus.live())
 )
 
 
