@@ -24,7 +24,6 @@ the path never carries the query string (it may hold personal data), and request
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from gunicorn import glogging
 
-from miniapp_api.core.logs import JsonFormatter, masked
+from miniapp_api.core.logs import JsonFormatter
 
 
 def _usable_cores() -> int:
@@ -116,10 +115,8 @@ class _Atoms(dict):
 class AccessJsonFormatter(JsonFormatter):
     """The app's JSON line plus the request's fields (`record.access`), masked like every other line."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry = json.loads(super().format(record))
-        entry.update(getattr(record, "access", {}))
-        return masked(json.dumps(entry, ensure_ascii=False))
+    def entry(self, record: logging.LogRecord) -> dict:
+        return {**super().entry(record), **getattr(record, "access", {})}
 
 
 class JsonLogger(glogging.Logger):

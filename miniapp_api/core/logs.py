@@ -51,6 +51,10 @@ class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON line; masking runs over the final text, traceback included."""
 
     def format(self, record: logging.LogRecord) -> str:
+        return masked(json.dumps(self.entry(record), ensure_ascii=False))
+
+    def entry(self, record: logging.LogRecord) -> dict:
+        """The line's fields, before masking (a subclass adds its own)."""
         entry = {
             "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(),
             "level": record.levelname,
@@ -60,7 +64,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return masked(json.dumps(entry, ensure_ascii=False))
+        return entry
 
 
 class RequestIdFilter(logging.Filter):

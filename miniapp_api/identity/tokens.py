@@ -8,7 +8,11 @@ before at once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import jwt
 from flask import current_app
@@ -41,14 +45,8 @@ def issue(user_id: int, generation: int = 0) -> tuple[str, int]:
 
 def decode(token: str) -> Subject | None:
     """The subject of a genuine, unexpired token; None for anything else (forged, `alg: none`, expired)."""
-    try:
-        claims = jwt.decode(
-            token,
-            current_app.config["SECRET_KEY"],
-            algorithms=[ALGORITHM],
-            options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp", "iat"]},
-        )
-    except jwt.PyJWTError:
+    claims = _genuine_claims(token, current_app.config["SECRET_KEY"])
+    if claims is None:
         return None
     now = clock().now().timestamp()
     if not (_number(claims["iat"]) and _number(claims["exp"]) and claims["iat"] - 60 <= now < claims["exp"]):
@@ -58,6 +56,22 @@ def decode(token: str) -> Subject | None:
     if not str(claims["sub"]).isdigit() or not (isinstance(generation, int) and not isinstance(generation, bool)):
         return None
     return Subject(int(claims["sub"]), generation)
+
+
+# A token comes back with every request of its two hours: its signature is checked once per worker
+# (keyed by the secret too, so that another key never reuses a verdict); the times are checked every time.
+@functools.lru_cache(maxsize=8192)
+def _genuine_claims(token: str, secret: str) -> Mapping[str, Any] | None:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp", "iat"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    return MappingProxyType(claims)
 
 
 def _number(value: object) -> bool:

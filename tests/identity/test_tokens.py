@@ -49,6 +49,16 @@ def test_tokens_expire_by_the_app_clock(make_app):
     assert still.test_client().get("/api/v1/me", headers=headers).status_code == 200
 
 
+def test_a_token_accepted_once_is_refused_under_another_key(make_app):
+    """A token's signature is checked once per secret: a verdict cached under one key never serves another."""
+    app = make_app()
+    headers = login(app.test_client(), "parent_1958")
+    assert app.test_client().get("/api/v1/me", headers=headers).status_code == 200
+    rotated = make_app(SECRET_KEY="k" * 48, DATABASE_URL=app.config["DATABASE_URL"])
+    assert rotated.test_client().get("/api/v1/me", headers=headers).status_code == 401
+    assert app.test_client().get("/api/v1/me", headers=headers).status_code == 200
+
+
 def _user_with_token(app, generation: int = 0) -> tuple[int, dict]:
     with app.app_context():
         user = WeChatUser(openid="o_gen", created_at=dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc))
