@@ -51,6 +51,22 @@ def test_a_full_load_brings_every_registry_fact_in_committed_pages(app):
     assert wang.id_number_masked == WANG["id_number"][:4] + "*" * 10 + WANG["id_number"][-4:]  # views never decrypt
 
 
+def test_a_known_resident_keeps_their_row_identity_when_a_change_comes(app, agency_url):
+    """The reader encrypts every ID number and draws a public id for every row; a known resident's
+    update takes only the facts, never a fresh ciphertext or public id."""
+    sync(app)
+    before = resident(app, WANG["id_number"])
+    add_change(agency_url, WANG["id_number"], update={"categories": ["dibao"]})
+    assert sync(app)["updated"] == 1
+    after = resident(app, WANG["id_number"])
+    assert after.categories == ["dibao"]
+    assert (after.id, after.public_id, after.id_number_encrypted) == (
+        before.id,
+        before.public_id,
+        before.id_number_encrypted,
+    )
+
+
 def test_a_rerun_finds_nothing_new_and_reapplying_the_feed_changes_nothing(app):
     sync(app, "--batch-size", "7")
     before = state(app)
