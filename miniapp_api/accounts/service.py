@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Row, func
+from sqlalchemy import Row, func, null, union_all
 
 from miniapp_api.benefits import monthly
 from miniapp_api.core import rulebook
@@ -66,10 +66,19 @@ LEDGER_COLUMNS = [
     *(_ENTRIES.c[name] for name in ("id", "year", "kind", "amount_fen", "funder", "payer", "booked_at")),
     _ORDERS.c.order_no,
 ]
-_SUMS = (
-    db.select(_ENTRIES.c.kind, func.sum(_ENTRIES.c.amount_fen))
+# The account's live orders (rulebook's columns, `amount_fen` NULL) and then one row per entry kind with
+# its sum (`status` NULL) in one statement: a round trip less on every visit.
+_ORDERS_AND_SUMS = union_all(
+    rulebook.LIVE_ORDERS_OF_ONE.add_columns(null().label("amount_fen")),
+    db.select(
+        _ENTRIES.c.resident_id,
+        null().label("year"),
+        _ENTRIES.c.kind,
+        *(null().label(name) for name in ("status", "years", "tier_fen", "expires_at")),
+        func.sum(_ENTRIES.c.amount_fen),
+    )
     .where(_ENTRIES.c.resident_id == db.bindparam("resident_id"))
-    .group_by(_ENTRIES.c.kind)
+    .group_by(_ENTRIES.c.resident_id, _ENTRIES.c.kind),
 )
 _PAGE = (
     db.select(*LEDGER_COLUMNS)
@@ -84,8 +93,8 @@ _PAGE = (
 def account(resident: Resident | Row) -> Account:
     """The account: balance by source, paid years, status, eligibility and the benefit estimate."""
     standard, facts = rulebook.standard(), rulebook.facts_from_snapshot(resident)
-    orders = rulebook.live_orders(resident)
-    history, sums, today = rulebook.history_of(orders, clock().now()), totals(resident), clock().today()
+    orders, sums = orders_and_totals(resident)
+    history, today = rulebook.history_of(orders, clock().now()), clock().today()
     estimate = benefit(resident, standard, facts, history, sums.balance_fen, latest_tier(orders))
     return Account(
         resident=resident,
@@ -116,9 +125,15 @@ def benefit(
     return benefits.estimate_benefit(standard, facts, history, balance_fen, clock().now(), tier_fen)
 
 
-def totals(resident: Resident | Row) -> AccountTotals:
-    """Sums per entry kind in one grouped query (payouts are stored as negative amounts)."""
-    rows = dict(db.session.execute(_SUMS, {"resident_id": resident.id}).tuples().all())
+def orders_and_totals(resident: Resident | Row) -> tuple[list[Row], AccountTotals]:
+    """The resident's live orders (as `rulebook.live_orders`) and their account's sums, in one query."""
+    rows = db.session.execute(_ORDERS_AND_SUMS, {"resident_id": resident.id}).all()
+    sums = {row.kind: row.amount_fen for row in rows if row.status is None}
+    return [row for row in rows if row.status is not None], totals(sums)
+
+
+def totals(rows: dict[str, int | None]) -> AccountTotals:
+    """The account's sums by source from the sums per entry kind (payouts are stored as negative amounts)."""
     by_source = {field: sum(int(rows.get(kind) or 0) for kind in kinds) for field, kinds in SOURCES.items()}
     by_source["paid_out_fen"] = -by_source["paid_out_fen"]
     return AccountTotals(by_source, sum(int(value or 0) for value in rows.values()))

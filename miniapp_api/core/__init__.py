@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from miniapp_api.core import clients, errors, headers, logs, paths, pii, ratelimit, rulebook
+from miniapp_api.core import clients, errors, headers, logs, paths, pii, ratelimit, rulebook, stateless
 from miniapp_api.core.clock import Clock, parse_instant
 
 
@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     app.extensions["clock"] = Clock(parse_instant(app.config["APP_NOW"]) if app.config.get("APP_NOW") else None)
     logs.configure(app)
     headers.init_app(app)
+    stateless.init_app(app)
     errors.register(app)
     from miniapp_api.core import bodies  # request bodies: 64 KiB, JSON within limits
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import Row
+from sqlalchemy import Row, or_
 
 from integrations.agency import RegistryRecord
 from miniapp_api.core.clock import clock
@@ -63,9 +63,9 @@ def history(resident: Resident) -> ContributionHistory:
     return history_of(live_orders(resident), clock().now())
 
 
-def live_orders(resident: Resident) -> Sequence[Row]:
+def live_orders(resident: Resident | Row) -> Sequence[Row]:
     """The resident's paid and pending orders (what `history_of` reads)."""
-    return live_orders_by_resident([resident.id])[resident.id]
+    return db.session.execute(LIVE_ORDERS_OF_ONE, {"resident_id": resident.id}).all()
 
 
 def histories(resident_ids: list[int]) -> dict[int, ContributionHistory]:
@@ -82,9 +82,13 @@ _ORDERS = Order.__table__
 _HISTORY_COLUMNS = [
     _ORDERS.c[name] for name in ("resident_id", "year", "kind", "status", "years", "tier_fen", "expires_at")
 ]
+# Equalities, not IN: SQLAlchemy rewrites an IN list of values on every execution ("postcompile").
+_LIVE = or_(*(_ORDERS.c.status == status for status in OrderStatus.live()))
 _LIVE_ORDERS = db.select(*_HISTORY_COLUMNS).where(
-    _ORDERS.c.resident_id.in_(db.bindparam("resident_ids", expanding=True)), _ORDERS.c.status.in_(OrderStatus.live())
+    _ORDERS.c.resident_id.in_(db.bindparam("resident_ids", expanding=True)), _LIVE
 )
+# One resident's (an account read), by equality for the same reason.
+LIVE_ORDERS_OF_ONE = db.select(*_HISTORY_COLUMNS).where(_ORDERS.c.resident_id == db.bindparam("resident_id"), _LIVE)
 
 
 def live_orders_by_resident(resident_ids: list[int]) -> dict[int, list[Row]]:

@@ -9,8 +9,10 @@ only a later seq overwrites it (the `WHERE` of the upsert), so re-reading a page
 Known residents are found by their blind index and keep their row, their public id, their ciphertext
 and their WeChat binding. A reader thread reads the next batch and builds its rows (blind index,
 encrypted ID number, masked one, public id) while the current one is applied, without a database
-connection of its own; the apply only sorts the rows into new and known and writes them. On
-PostgreSQL new people are COPY'd into residents, known ones upserted from a staging table.
+connection of its own; the apply writes them. On PostgreSQL a batch of new people is COPY'd into
+residents, any other batch upserted from a staging table, which says itself which rows it inserted,
+updated or skipped (no lookup of who is held first); on SQLite the held people are looked up for the
+counts and the rows upserted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -131,23 +134,12 @@ def _pages(source: FeedSource, after: str | None, size: int) -> ChangePage:
 def apply(batch: Batch) -> dict[str, int]:
     """Apply one batch and store its cursor (not committed); returns the batch's counts."""
     _claim_cursor(batch.after)
-    latest, indexes = batch.latest, batch.indexes
-    known = _known(list(indexes.values()))
-    counts = {"changes": len(batch.page.changes), "created": 0, "updated": 0, "departed": 0, "unchanged": 0}
-    rows: dict[str, list[dict]] = {"created": [], "updated": []}
-    departures, now = [], clock().now()
-    for id_number, change in latest.items():
-        index, found = indexes[id_number], known.get(indexes[id_number])
-        outcome = _outcome(change, found)
-        counts[outcome] += 1
-        if outcome in ("created", "updated"):
-            rows[outcome].append(batch.rows[id_number])
-        elif outcome == "departed":
-            departures.append((index, change.seq))
-    _upsert(rows["created"], rows["updated"])
-    _depart(departures, now)
+    counts = Counter(changes=len(batch.page.changes), created=0, updated=0, departed=0, unchanged=0)
+    counts.update(_write(list(batch.rows.values())))  # the changes with a record
+    departures = {batch.indexes[n]: change.seq for n, change in batch.latest.items() if change.record is None}
+    counts.update(_depart(departures, clock().now()))
     _store_cursor(batch.page.cursor, len(batch.page.changes))
-    return counts
+    return dict(counts)
 
 
 def _latest_per_person(changes: tuple[Change, ...]) -> dict[str, Change]:
@@ -169,11 +161,11 @@ def _known(indexes: list[str]) -> dict[str, Known]:
     return {index: Known(seq, enrolled) for index, seq, enrolled in db.session.execute(query)}
 
 
-def _outcome(change: Change, found: Known | None) -> str:
-    """What applying the change does: created, updated, departed, or unchanged (stale or nobody to mark)."""
-    if found is not None and found.seq is not None and found.seq >= change.seq:
+def _outcome(seq: int, found: Known | None, departing: bool) -> str:
+    """What applying a change does: created, updated, departed, or unchanged (stale or nobody to mark)."""
+    if found is not None and found.seq is not None and found.seq >= seq:
         return "unchanged"
-    if change.record is None:
+    if departing:
         return "departed" if found is not None and found.enrolled else "unchanged"
     return "created" if found is None else "updated"
 
@@ -208,14 +200,14 @@ def _newer(seq_column):
     return or_(Resident.registry_seq.is_(None), Resident.registry_seq < seq_column)
 
 
-def _upsert(created: list[dict], updated: list[dict]) -> None:
-    """Write the rows of people new to the backend (`created`) and of those it holds (`updated`)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        _upsert_postgres(created, updated)
-        return
-    rows = created + updated
+def _write(rows: list[dict]) -> Counter[str]:
+    """Write the rows of the batch's changes with a record; created, updated and unchanged counts."""
     if not rows:
-        return
+        return Counter()
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _write_postgres(rows)
+    known = _known([row["id_number_index"] for row in rows])
+    counts = Counter(_outcome(row["registry_seq"], known.get(row["id_number_index"]), False) for row in rows)
     statement = dialect_insert(Resident.__table__)  # compiled once per run, sent as executemany
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -224,6 +216,7 @@ def _upsert(created: list[dict], updated: list[dict]) -> None:
         where=_newer(excluded.registry_seq),
     )
     db.session.execute(statement, rows)
+    return counts
 
 
 # PostgreSQL: the page is COPY'd into a temporary staging table (emptied at commit) and moved into
@@ -248,23 +241,28 @@ POSTGRES_UPSERT = text(
     "ON CONFLICT (id_number_index) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in FACT_COLUMNS)
     + " WHERE residents.registry_seq IS NULL OR residents.registry_seq < excluded.registry_seq"
+    " RETURNING (xmax = 0)"  # true for an inserted row, false for an updated one
 )
+NEW_PEOPLE_SAMPLE = 16  # rows of a batch looked up to guess whether it is all new people
 
 
-def _upsert_postgres(created: list[dict], updated: list[dict]) -> None:
-    """New people are COPY'd straight into residents (no staging, no conflict handling); should one of
-    them have arrived meanwhile (a first login), the unique blind index refuses the COPY, its savepoint
-    is rolled back and the guarded upsert takes every row."""
-    if created:
+def _write_postgres(rows: list[dict]) -> Counter[str]:
+    """A batch of new people (a full load: none of a sample is held yet) is COPY'd straight into
+    residents; should one of them be held after all, the unique blind index refuses the COPY, its
+    savepoint is rolled back and the guarded upsert takes every row. The upsert's RETURNING says which
+    rows it inserted (`xmax = 0`) and which it updated; the rows it skipped were stale."""
+    if not _known([row["id_number_index"] for row in rows[:NEW_PEOPLE_SAMPLE]]):
         try:
             with db.session.begin_nested():
-                _copy("residents", created)
+                _copy("residents", rows)
+            return Counter(created=len(rows))
         except psycopg.errors.UniqueViolation:
-            updated = created + updated
-    if updated:
-        db.session.execute(STAGING_TABLE)
-        _copy("registry_staging", updated)
-        db.session.execute(POSTGRES_UPSERT)
+            pass
+    db.session.execute(STAGING_TABLE)
+    _copy("registry_staging", rows)
+    inserted = db.session.execute(POSTGRES_UPSERT).scalars().all()
+    created = sum(inserted)
+    return Counter(created=created, updated=len(inserted) - created, unchanged=len(rows) - len(inserted))
 
 
 def _copy(table: str, rows: list[dict]) -> None:
@@ -286,14 +284,17 @@ def _json(values: tuple) -> str:
     return json.dumps(list(values))
 
 
-def _depart(departures: list[tuple[str, int]], now: dt.datetime) -> None:
+def _depart(departures: dict[str, int], now: dt.datetime) -> Counter[str]:
     """Null records: no longer enrolled (the rest of the row stays, for the account and the heirs)."""
-    for index, seq in departures:
+    known = _known(list(departures)) if departures else {}
+    counts = Counter(_outcome(seq, known.get(index), True) for index, seq in departures.items())
+    for index, seq in departures.items():
         db.session.execute(
             db.update(Resident)
             .where(Resident.id_number_index == index, _newer(seq))
             .values(enrolled=False, registry_seq=seq, registry_synced_at=now)
         )
+    return counts
 
 
 def _claim_cursor(after: str | None) -> None:

@@ -4,6 +4,7 @@ import json
 import logging
 import re
 
+import flask
 import pytest
 import sqlalchemy as sa
 
@@ -20,6 +21,13 @@ def test_healthz_answers_without_a_database(make_app, tmp_path):
     app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/missing-dir/x.sqlite3")
     response = app.test_client().get("/healthz")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_no_request_reads_or_writes_a_cookie_session(app):
+    with app.test_request_context("/api/v1/me", headers={"Cookie": "session=anything"}):
+        assert dict(flask.session) == {}
+        with pytest.raises(RuntimeError):
+            flask.session["resident_id"] = 1
 
 
 def test_openapi_document_is_served(client):

@@ -148,6 +148,15 @@ def test_someone_arriving_between_the_lookup_and_the_write_is_updated_not_duplic
     assert resident(app, WANG["id_number"]).deceased_on == dt.date(2027, 2, 20)
 
 
+@pytest.mark.postgres_only
+def test_the_upsert_counts_what_it_did_not_what_a_lookup_expected(app, agency_url, monkeypatch):
+    sync(app)
+    add_change(agency_url, WANG["id_number"], update={"deceased_on": "2027-02-20"})
+    monkeypatch.setattr(registry_sync, "_known", lambda indexes: {})  # "all new": the COPY conflicts
+    summary = sync(app)
+    assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 1, 0)
+
+
 def test_a_resident_the_feed_brought_binds_to_the_same_row_on_first_login(app):
     sync(app)
     known = resident(app, WANG["id_number"])
