@@ -6,6 +6,7 @@ import copy
 
 import flask_smorest
 import marshmallow as ma
+from sqlalchemy import Row
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -68,6 +69,13 @@ class Schema(ma.Schema):
 
     class Meta:
         unknown = ma.RAISE
+
+    def get_attribute(self, obj, attr, default):
+        """A row of a Core statement (the hot reads dump them) is read by attribute: marshmallow tries
+        `obj[attr]` first, which a row refuses with an exception, field by field."""
+        if isinstance(obj, Row) and "." not in attr:
+            return getattr(obj, attr, default)
+        return super().get_attribute(obj, attr, default)
 
     @ma.validates_schema
     def _safe_integers(self, data: dict, **kwargs) -> None:
