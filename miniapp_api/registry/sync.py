@@ -9,10 +9,10 @@ only a later seq overwrites it (the `WHERE` of the upsert), so re-reading a page
 Known residents are found by their blind index and keep their row, their public id, their ciphertext
 and their WeChat binding. A reader thread reads the next batch and builds its rows (blind index,
 encrypted ID number, masked one, public id) while the current one is applied, without a database
-connection of its own; the apply writes them. On PostgreSQL a batch of new people is COPY'd into
-residents, any other batch upserted from a staging table, which says itself which rows it inserted,
-updated or skipped (no lookup of who is held first); on SQLite the held people are looked up for the
-counts and the rows upserted.
+connection of its own; the apply writes them. On PostgreSQL a batch whose first few people are all
+new is COPY'd into residents, any other batch upserted from a staging table, which says itself which
+rows it inserted, updated or skipped (no lookup of everyone held first); on SQLite the held people are
+looked up for the counts and the rows upserted. Departures (null records) are looked up themselves.
 """
 
 from __future__ import annotations
@@ -287,14 +287,16 @@ def _json(values: tuple) -> str:
 def _depart(departures: dict[str, int], now: dt.datetime) -> Counter[str]:
     """Null records: no longer enrolled (the rest of the row stays, for the account and the heirs)."""
     known = _known(list(departures)) if departures else {}
-    counts = Counter(_outcome(seq, known.get(index), True) for index, seq in departures.items())
+    outcomes = {index: _outcome(seq, known.get(index), True) for index, seq in departures.items()}
     for index, seq in departures.items():
+        if outcomes[index] != "departed":  # stale, never known, or already gone: nothing to write
+            continue
         db.session.execute(
             db.update(Resident)
             .where(Resident.id_number_index == index, _newer(seq))
             .values(enrolled=False, registry_seq=seq, registry_synced_at=now)
         )
-    return counts
+    return Counter(outcomes.values())
 
 
 def _claim_cursor(after: str | None) -> None:

@@ -118,6 +118,33 @@ def test_a_null_record_ends_the_enrolment_stops_contributions_and_is_reported(ap
     assert "山西" in MESSAGES["left_province"]  # the sentence the screens show for the reason
 
 
+def test_a_second_null_record_for_someone_gone_changes_nothing(app, agency_url):
+    sync(app)
+    person = demo_data.by_key("ordinary_1975")["id_number"]
+    add_change(agency_url, person, record=None)
+    sync(app)
+    before = resident(app, person).registry_seq
+    add_change(agency_url, person, record=None)
+    summary = sync(app)
+    assert (summary["departed"], summary["unchanged"]) == (0, 1)
+    assert resident(app, person).registry_seq == before
+
+
+def test_a_full_load_is_copied_and_a_held_person_later_in_a_batch_is_updated(app, agency_url, monkeypatch):
+    copied = []
+    copy = registry_sync._copy
+    monkeypatch.setattr(registry_sync, "_copy", lambda table, rows: (copied.append(table), copy(table, rows)))
+    assert sync(app)["created"] == len(DEMO)
+    postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    assert copied == (["residents"] if postgres else [])  # a full load takes the COPY, not the upsert
+    for record in (new_record("1972-05-05", 100 + i) for i in range(registry_sync.NEW_PEOPLE_SAMPLE + 4)):
+        add_change(agency_url, record["id_number"], record=record)
+    add_change(agency_url, WANG["id_number"], update={"deceased_on": "2027-02-20"})  # held, after the sample
+    summary = sync(app)
+    assert (summary["created"], summary["updated"], summary["unchanged"]) == (registry_sync.NEW_PEOPLE_SAMPLE + 4, 1, 0)
+    assert resident(app, WANG["id_number"]).deceased_on == dt.date(2027, 2, 20)
+
+
 def test_a_batch_of_several_feed_pages_commits_once_with_the_last_pages_cursor(app, monkeypatch):
     requested = []
     with app.app_context():
