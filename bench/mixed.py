@@ -37,6 +37,8 @@ from miniapp_api.payments.notify import NOTIFY_PATH  # noqa: E402
 MIX = ("account",) * 7 + ("ledger",) * 4 + ("order",) * 3 + ("verify",) * 3 + ("callback",) * 3
 IDLE_SECONDS = 15
 CAPACITY_SECONDS = 15
+MAX_RATE = 1000  # requests/s the callback pool is sized for (each delivery is used once)
+DUPLICATES = 0.2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +83,10 @@ class Mix:
     def _one(self, kind: str) -> load.Request:
         resident_id, headers = self.rng.choice(self.people)
         if kind == "callback":
-            return next(self.callbacks)
+            delivery = next(self.callbacks, None)
+            if delivery is None:
+                raise SystemExit(f"the callback pool ran out: the box serves more than {MAX_RATE}/s, raise MAX_RATE")
+            return delivery
         if kind == "verify":
             return load.http("GET", f"/api/v1/verify/{self.rng.choice(self.tokens)}", label=kind)
         if kind == "order":
@@ -94,8 +99,8 @@ def run(args: argparse.Namespace, env: dict, key) -> int:
     people = seed(env, args.residents)
     logging.getLogger().setLevel(logging.WARNING)  # after the apps made: not a line per certificate issued
     issue_all(app, people)
-    pending = callback_bench.seed(app, 6000, NOW)
-    deliveries = callback_bench.mixed_deliveries(pending, key, 0.2, random.Random(3), NOW)
+    pending = callback_bench.seed(app, callback_orders(args), NOW)
+    deliveries = callback_bench.mixed_deliveries(pending, key, DUPLICATES, random.Random(3), NOW)
     callbacks = [load.http("POST", NOTIFY_PATH, headers, body, label="callback") for body, headers in deliveries]
     mix = Mix(app, people, callbacks)
     with harness.gunicorn("wsgi:app", env) as base:
@@ -108,6 +113,12 @@ def run(args: argparse.Namespace, env: dict, key) -> int:
         print(f"sustained {rate:.0f}/s for {args.minutes:g} min (load {harness.load_average()}) ...", flush=True)
         sustained = load.at_rate(base, mix.requests(int(rate * 60 * args.minutes)), rate)
     return report(app, idle, sustained)
+
+
+def callback_orders(args: argparse.Namespace) -> int:
+    """Pending orders enough for every callback of the runs at up to MAX_RATE requests/s."""
+    requests = 100 + IDLE_SECONDS * 40 + CAPACITY_SECONDS * 150 + MAX_RATE * args.share * 60 * args.minutes
+    return int(requests * MIX.count("callback") / len(MIX) / (1 + DUPLICATES)) + 100
 
 
 def issue_all(app, people: list[tuple[str, dict]]) -> None:
