@@ -161,13 +161,21 @@ def _known(indexes: list[str]) -> dict[str, Known]:
     return {index: Known(seq, enrolled) for index, seq, enrolled in db.session.execute(query)}
 
 
-def _outcome(seq: int, found: Known | None, departing: bool) -> str:
-    """What applying a change does: created, updated, departed, or unchanged (stale or nobody to mark)."""
-    if found is not None and found.seq is not None and found.seq >= seq:
+def _stale(seq: int, found: Known | None) -> bool:
+    """The row already holds this change or a later one."""
+    return found is not None and found.seq is not None and found.seq >= seq
+
+
+def _record_outcome(seq: int, found: Known | None) -> str:
+    """What applying a change with a record does: created, updated, or unchanged (stale)."""
+    if _stale(seq, found):
         return "unchanged"
-    if departing:
-        return "departed" if found is not None and found.enrolled else "unchanged"
     return "created" if found is None else "updated"
+
+
+def _departure_outcome(seq: int, found: Known | None) -> str:
+    """What a null record does: departed, or unchanged (stale, never known, or already gone)."""
+    return "departed" if found is not None and found.enrolled and not _stale(seq, found) else "unchanged"
 
 
 def _row(change: Change, index: str, encrypted: str, public_id: str, now: dt.datetime) -> dict:
@@ -207,7 +215,7 @@ def _write(rows: list[dict]) -> Counter[str]:
     if db.session.get_bind().dialect.name == "postgresql":
         return _write_postgres(rows)
     known = _known([row["id_number_index"] for row in rows])
-    counts = Counter(_outcome(row["registry_seq"], known.get(row["id_number_index"]), False) for row in rows)
+    counts = Counter(_record_outcome(row["registry_seq"], known.get(row["id_number_index"])) for row in rows)
     statement = dialect_insert(Resident.__table__)  # compiled once per run, sent as executemany
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -287,10 +295,9 @@ def _json(values: tuple) -> str:
 def _depart(departures: dict[str, int], now: dt.datetime) -> Counter[str]:
     """Null records: no longer enrolled (the rest of the row stays, for the account and the heirs)."""
     known = _known(list(departures)) if departures else {}
-    outcomes = {index: _outcome(seq, known.get(index), True) for index, seq in departures.items()}
-    for index, seq in departures.items():
-        if outcomes[index] != "departed":  # stale, never known, or already gone: nothing to write
-            continue
+    outcomes = {index: _departure_outcome(seq, known.get(index)) for index, seq in departures.items()}
+    for index in (index for index, outcome in outcomes.items() if outcome == "departed"):
+        seq = departures[index]
         db.session.execute(
             db.update(Resident)
             .where(Resident.id_number_index == index, _newer(seq))
