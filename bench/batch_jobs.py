@@ -31,7 +31,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.callbacks import drop_database, loopback_only, recreate_database  # noqa: E402
+from bench import harness  # noqa: E402
 from miniapp_api import create_app  # noqa: E402
 from miniapp_api.core import config as configuration  # noqa: E402
 from miniapp_api.core import devkeys  # noqa: E402
@@ -118,19 +118,14 @@ BENEFITS_FLOOR = """CREATE TEMP TABLE floor_benefits ON COMMIT DROP AS
 
 def main() -> int:
     args = arguments()
-    loopback_only(args.postgres_url)
     with tempfile.TemporaryDirectory(prefix="bench-batch-jobs-") as folder:
         env = environment(args.postgres_url, Path(folder))
-        recreate_database(args.postgres_url)
-        try:
+        with harness.fresh_database(args.postgres_url, args.keep):
             engine = seed(env, args.residents)
             report = [machine_load()]
             report.append(interest(engine, env, args.batch_size))
             report.append(benefits(engine, env, args.batch_size))
             print(json.dumps(report, indent=2, ensure_ascii=False))
-        finally:
-            if not args.keep:
-                drop_database(args.postgres_url)
     return 0
 
 

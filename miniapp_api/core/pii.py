@@ -22,7 +22,7 @@ import binascii
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -72,10 +72,19 @@ class IdCipher:
         masters = [_master(k) for k in (key, *previous)]
         self._aeads = [_aead(master) for master in masters]  # the current key's first
         self._fernet = MultiFernet([_fernet(master) for master in masters])  # tokens of the earlier format
-        self._index_key = _derive(masters[-1], b"id-number-blind-index")
+        # Each index copies this keyed state rather than keying HMAC afresh: 2.2 µs against 3.5 µs.
+        self._index_mac = hmac.new(_derive(masters[-1], b"id-number-blind-index"), digestmod=hashlib.sha256)
 
     def encrypt(self, id_number: str) -> str:
-        nonce = os.urandom(NONCE_BYTES)
+        return self.encrypt_many([id_number])[0]
+
+    def encrypt_many(self, id_numbers: Sequence[str]) -> list[str]:
+        """A token each, their random nonces cut from one read of the OS's randomness: a read per token
+        is a system call each, 12 % of a registry sync's CPU."""
+        nonces = os.urandom(NONCE_BYTES * len(id_numbers))
+        return [self._sealed(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES], n) for i, n in enumerate(id_numbers)]
+
+    def _sealed(self, nonce: bytes, id_number: str) -> str:
         sealed = nonce + self._aeads[0].encrypt(nonce, id_number.encode(), None)
         return TOKEN_PREFIX + base64.urlsafe_b64encode(sealed).decode()
 
@@ -90,7 +99,9 @@ class IdCipher:
         raise InvalidToken
 
     def blind_index(self, id_number: str) -> str:
-        return hmac.new(self._index_key, id_number.upper().encode(), hashlib.sha256).hexdigest()
+        mac = self._index_mac.copy()
+        mac.update(id_number.upper().encode())
+        return mac.hexdigest()
 
     def is_current(self, token: str) -> bool:
         """Whether `token` is of the current format and key (re-encryption leaves such rows alone)."""

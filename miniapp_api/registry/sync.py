@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import psycopg
 from sqlalchemy import any_, func, or_, text
@@ -63,6 +63,30 @@ class Known:
     enrolled: bool
 
 
+class StagedRow(NamedTuple):
+    """A new resident's row as COPY takes it (the staging table's columns, in order; the JSON columns
+    already as text); a known resident's upsert takes only FACT_COLUMNS from it."""
+
+    public_id: str
+    id_number_index: str
+    id_number_encrypted: str
+    id_number_masked: str  # masked views never decrypt
+    name: str
+    gender: str
+    birth_date: dt.date
+    region_code: str
+    region_name: str
+    categories: str
+    supporter_capable: bool
+    receiving_basic_pension: bool
+    basic_pension_paid_years: str
+    registration_updated_on: dt.date | None
+    deceased_on: dt.date | None
+    enrolled: bool
+    registry_seq: int
+    registry_synced_at: dt.datetime
+
+
 def stored_cursor() -> str | None:
     row = db.session.get(RegistryCursor, FEED)
     return None if row is None else row.cursor
@@ -78,7 +102,7 @@ class Batch:
     page: ChangePage
     latest: dict[str, Change]
     indexes: dict[str, str]
-    rows: dict[str, dict]
+    rows: dict[str, StagedRow]
 
 
 def batches(source: FeedSource, size: int, dry_run: bool = False) -> Iterator[Batch]:
@@ -111,11 +135,12 @@ def _read(source: FeedSource, size: int, keys: IdCipher, after: str | None, now:
     page = _pages(source, after, size)
     latest = _latest_per_person(page.changes)
     indexes = {id_number: keys.blind_index(id_number) for id_number in latest}
-    public_ids = iter(new_public_ids(len(latest)))
+    recorded = [(id_number, change) for id_number, change in latest.items() if change.record is not None]
+    tokens = keys.encrypt_many([id_number for id_number, _ in recorded])
+    public_ids = new_public_ids(len(recorded))
     rows = {
-        id_number: _row(change, indexes[id_number], keys.encrypt(id_number), next(public_ids), now)
-        for id_number, change in latest.items()
-        if change.record is not None
+        id_number: _row(change, indexes[id_number], token, public_id, now)
+        for (id_number, change), token, public_id in zip(recorded, tokens, public_ids, strict=True)
     }
     return page, latest, indexes, rows
 
@@ -178,29 +203,14 @@ def _departure_outcome(seq: int, found: Known | None) -> str:
     return "departed" if found is not None and found.enrolled and not _stale(seq, found) else "unchanged"
 
 
-def _row(change: Change, index: str, encrypted: str, public_id: str, now: dt.datetime) -> dict:
-    """The row of a new resident; a known one's upsert takes only FACT_COLUMNS from it."""
+def _row(change: Change, index: str, encrypted: str, public_id: str, now: dt.datetime) -> StagedRow:
     record: RegistryRecord = change.record  # type: ignore[assignment]
-    return {
-        "public_id": public_id,
-        "id_number_index": index,
-        "id_number_encrypted": encrypted,
-        "id_number_masked": mask(change.id_number),  # masked views never decrypt
-        "name": record.name,
-        "gender": record.gender,
-        "birth_date": record.birth_date,
-        "region_code": record.region_code,
-        "region_name": record.region_name,
-        "categories": _ordered(record.categories),
-        "supporter_capable": record.supporter_capable,
-        "receiving_basic_pension": record.receiving,
-        "basic_pension_paid_years": _ordered(record.paid_years),
-        "registration_updated_on": record.registration_updated_on,
-        "deceased_on": record.deceased_on,
-        "enrolled": True,
-        "registry_seq": change.seq,
-        "registry_synced_at": now,
-    }
+    return StagedRow(
+        public_id, index, encrypted, mask(change.id_number), record.name, record.gender, record.birth_date,
+        record.region_code, record.region_name, _json(record.categories), record.supporter_capable,
+        record.receiving, _json(record.paid_years), record.registration_updated_on, record.deceased_on,
+        True, change.seq, now,
+    )  # fmt: skip
 
 
 def _newer(seq_column):
@@ -208,14 +218,14 @@ def _newer(seq_column):
     return or_(Resident.registry_seq.is_(None), Resident.registry_seq < seq_column)
 
 
-def _write(rows: list[dict]) -> Counter[str]:
+def _write(rows: list[StagedRow]) -> Counter[str]:
     """Write the rows of the batch's changes with a record; created, updated and unchanged counts."""
     if not rows:
         return Counter()
     if db.session.get_bind().dialect.name == "postgresql":
         return _write_postgres(rows)
-    known = _known([row["id_number_index"] for row in rows])
-    counts = Counter(_record_outcome(row["registry_seq"], known.get(row["id_number_index"])) for row in rows)
+    known = _known([row.id_number_index for row in rows])
+    counts = Counter(_record_outcome(row.registry_seq, known.get(row.id_number_index)) for row in rows)
     statement = dialect_insert(Resident.__table__)  # compiled once per run, sent as executemany
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -223,15 +233,20 @@ def _write(rows: list[dict]) -> Counter[str]:
         set_={name: excluded[name] for name in FACT_COLUMNS},
         where=_newer(excluded.registry_seq),
     )
-    db.session.execute(statement, rows)
+    db.session.execute(statement, [_parameters(row) for row in rows])
     return counts
+
+
+def _parameters(row: StagedRow) -> dict:
+    """A staged row as the ORM's insert takes it (its JSON columns as values, not text)."""
+    return row._asdict() | {name: json.loads(getattr(row, name)) for name in JSON_COLUMNS}
 
 
 # PostgreSQL: the page is COPY'd into a temporary staging table (emptied at commit) and moved into
 # residents by one INSERT … SELECT … ON CONFLICT: COPY's rows are dumped in C, where array parameters
 # were quoted element by element in Python (half the Python time of a page), and the upsert is one
 # statement whatever the page size.
-STAGED_TYPES = {
+STAGED_TYPES = {  # StagedRow's fields, in its order
     "public_id": "text", "id_number_index": "text", "id_number_encrypted": "text", "id_number_masked": "text",
     "name": "text", "gender": "text", "birth_date": "date", "region_code": "text", "region_name": "text",
     "categories": "json", "supporter_capable": "boolean", "receiving_basic_pension": "boolean",
@@ -254,12 +269,12 @@ POSTGRES_UPSERT = text(
 NEW_PEOPLE_SAMPLE = 16  # rows of a batch looked up to guess whether it is all new people
 
 
-def _write_postgres(rows: list[dict]) -> Counter[str]:
+def _write_postgres(rows: list[StagedRow]) -> Counter[str]:
     """A batch of new people (a full load: none of a sample is held yet) is COPY'd straight into
     residents; should one of them be held after all, the unique blind index refuses the COPY, its
     savepoint is rolled back and the guarded upsert takes every row. The upsert's RETURNING says which
     rows it inserted (`xmax = 0`) and which it updated; the rows it skipped were stale."""
-    if not _known([row["id_number_index"] for row in rows[:NEW_PEOPLE_SAMPLE]]):
+    if not _known([row.id_number_index for row in rows[:NEW_PEOPLE_SAMPLE]]):
         try:
             with db.session.begin_nested():
                 _copy("residents", rows)
@@ -273,23 +288,18 @@ def _write_postgres(rows: list[dict]) -> Counter[str]:
     return Counter(created=created, updated=len(inserted) - created, unchanged=len(rows) - len(inserted))
 
 
-def _copy(table: str, rows: list[dict]) -> None:
+def _copy(table: str, rows: list[StagedRow]) -> None:
     connection = db.session.connection().connection.driver_connection
     assert connection is not None
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({_STAGED}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([_json(row[name]) if name in JSON_COLUMNS else row[name] for name in STAGED_TYPES])
+            copy.write_row(row)
 
 
 # A page's categories and paid years repeat from person to person: each set is sorted and dumped once.
 @functools.lru_cache(maxsize=4096)
-def _ordered(values: frozenset) -> tuple:
-    return tuple(sorted(values))
-
-
-@functools.lru_cache(maxsize=4096)
-def _json(values: tuple) -> str:
-    return json.dumps(list(values))
+def _json(values: frozenset) -> str:
+    return json.dumps(sorted(values))
 
 
 def _depart(departures: dict[str, int], now: dt.datetime) -> Counter[str]:

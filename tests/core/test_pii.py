@@ -107,6 +107,15 @@ def test_tokens_are_aes_gcm_sealed_with_a_fresh_nonce_and_refuse_tampering(keys)
             cipher.decrypt(bad)
 
 
+def test_tokens_made_together_each_have_their_own_nonce(keys):
+    cipher = pii.IdCipher(keys["ID_ENCRYPTION_KEY"])
+    tokens = cipher.encrypt_many([NUMBERS[0]] * 50 + list(NUMBERS))
+    nonces = {base64.urlsafe_b64decode(token[len(pii.TOKEN_PREFIX) :])[: pii.NONCE_BYTES] for token in tokens}
+    assert len(nonces) == len(tokens)
+    assert [cipher.decrypt(token) for token in tokens] == [NUMBERS[0]] * 50 + list(NUMBERS)
+    assert cipher.encrypt_many([]) == []
+
+
 def test_tokens_of_the_earlier_fernet_format_still_decrypt_and_are_rewritten(app, keys):
     with app.app_context():
         for number in NUMBERS[:3]:

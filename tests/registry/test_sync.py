@@ -184,6 +184,32 @@ def test_the_upsert_counts_what_it_did_not_what_a_lookup_expected(app, agency_ur
     assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 1, 0)
 
 
+@pytest.mark.postgres_only
+def test_a_feed_rewrite_of_every_person_on_full_pages_is_a_hot_update(app, agency_url):
+    """A batch rewriting each person of a freshly loaded table writes no index entry (HOT): their pages
+    keep room for a new version of every row (residents `fillfactor`, migration 0013)."""
+    people = [new_record("1968-03-03", 200 + i) for i in range(60)]  # several full pages
+    for record in people:
+        add_change(agency_url, record["id_number"], record=record)
+    sync(app)
+    for record in people:
+        add_change(agency_url, record["id_number"], update={"categories": ["dibao"]})
+    with app.app_context():
+        (batch,) = registry_sync.batches(clients.agency(), 2000)
+        assert registry_sync.apply(batch)["updated"] == len(people)
+        written = sa.text(
+            "SELECT pg_stat_get_xact_tuples_updated(oid), pg_stat_get_xact_tuples_hot_updated(oid) "
+            "FROM pg_class WHERE relname = 'residents'"
+        )
+        assert tuple(db.session.execute(written).one()) == (len(people), len(people))
+        db.session.commit()
+
+
+def test_the_staging_columns_are_the_staged_rows_fields_in_order():
+    """COPY writes a StagedRow's values in order into the columns STAGED_TYPES names."""
+    assert tuple(registry_sync.STAGED_TYPES) == registry_sync.StagedRow._fields
+
+
 def test_a_resident_the_feed_brought_binds_to_the_same_row_on_first_login(app):
     sync(app)
     known = resident(app, WANG["id_number"])
