@@ -28,7 +28,6 @@ import datetime as dt
 import json
 import os
 import resource
-import secrets
 import shutil
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from miniapp_api.core import batches, devkeys  # noqa: E402
 from miniapp_api.core.pii import cipher  # noqa: E402
 from miniapp_api.registry import sync  # noqa: E402
 from models import db  # noqa: E402
+from models.resident import new_public_ids  # noqa: E402
 from policy import id_number  # noqa: E402
 
 NOW = "2027-03-02T10:00:00+08:00"
@@ -149,23 +149,37 @@ def floor(app, numbers: list[str], page: int) -> None:
     with app.app_context():
         db.session.execute(sa.text("DROP TABLE IF EXISTS floor_residents"))
         db.session.execute(sa.text("CREATE TABLE floor_residents (LIKE residents INCLUDING ALL)"))
+        db.session.execute(sa.text(f"ALTER TABLE floor_residents SET ({storage_options()})"))  # LIKE leaves them
         db.session.commit()
         feed = SyntheticFeed(numbers, 0, 1)
         after = None
         while True:
             changes = feed.changes(after, page)
-            rows = [floor_row(change) for change in changes.changes]
+            rows = floor_rows(changes.changes)
             copy_rows(rows)
             if not changes.more:
                 break
             after = changes.cursor
 
 
-def floor_row(change: Change) -> tuple:
+def storage_options() -> str:
+    """The residents table's storage parameters (its fillfactor), for the floor's twin table."""
+    query = "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE relname = 'residents'"
+    return db.session.scalar(sa.text(query)) or "fillfactor = 100"
+
+
+def floor_rows(changes: tuple[Change, ...]) -> list[tuple]:
+    """A page's rows: public ids and nonces drawn once a page, as the sync does."""
+    tokens = cipher().encrypt_many([change.id_number for change in changes])
+    return [floor_row(change, token, public_id) for change, token, public_id in
+            zip(changes, tokens, new_public_ids(len(changes)), strict=True)]  # fmt: skip
+
+
+def floor_row(change: Change, token: str, public_id: str) -> tuple:
     r = change.record
     assert r is not None
     return (
-        "r_" + secrets.token_urlsafe(12), cipher().encrypt(change.id_number), cipher().blind_index(change.id_number),
+        public_id, token, cipher().blind_index(change.id_number),
         r.name, r.gender, r.birth_date, r.region_code, r.region_name, json.dumps(sorted(r.categories)),
         r.supporter_capable, r.receiving, json.dumps(sorted(r.paid_years)), r.registration_updated_on,
         r.deceased_on, True, change.seq, dt.datetime.now(dt.timezone.utc),

@@ -1,5 +1,11 @@
 """residents at fillfactor 50 on PostgreSQL: every row of a page has room for its next version
 
+The feed's upsert never changes an indexed column, so with room on the page each rewrite is a HOT
+update (no index entries): docs/performance.md, "Registry sync". PostgreSQL applies a fillfactor to
+pages written from then on; a table that already holds residents gets it for all of them from
+`VACUUM FULL residents` (or pg_repack, without the exclusive lock) in a maintenance window after this
+upgrade.
+
 Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-03 07:50:00

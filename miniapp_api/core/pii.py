@@ -79,8 +79,8 @@ class IdCipher:
         return self.encrypt_many([id_number])[0]
 
     def encrypt_many(self, id_numbers: Sequence[str]) -> list[str]:
-        """A token each, their random nonces cut from one read of the OS's randomness: a read per token
-        is a system call each, 12 % of a registry sync's CPU."""
+        """A token each, their random nonces cut from one read of the OS's randomness (a registry batch
+        encrypts thousands: a read per token is a system call each)."""
         nonces = os.urandom(NONCE_BYTES * len(id_numbers))
         return [self._sealed(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES], n) for i, n in enumerate(id_numbers)]
 

@@ -206,11 +206,25 @@ def _departure_outcome(seq: int, found: Known | None) -> str:
 def _row(change: Change, index: str, encrypted: str, public_id: str, now: dt.datetime) -> StagedRow:
     record: RegistryRecord = change.record  # type: ignore[assignment]
     return StagedRow(
-        public_id, index, encrypted, mask(change.id_number), record.name, record.gender, record.birth_date,
-        record.region_code, record.region_name, _json(record.categories), record.supporter_capable,
-        record.receiving, _json(record.paid_years), record.registration_updated_on, record.deceased_on,
-        True, change.seq, now,
-    )  # fmt: skip
+        public_id=public_id,
+        id_number_index=index,
+        id_number_encrypted=encrypted,
+        id_number_masked=mask(change.id_number),
+        name=record.name,
+        gender=record.gender,
+        birth_date=record.birth_date,
+        region_code=record.region_code,
+        region_name=record.region_name,
+        categories=_json(record.categories),
+        supporter_capable=record.supporter_capable,
+        receiving_basic_pension=record.receiving,
+        basic_pension_paid_years=_json(record.paid_years),
+        registration_updated_on=record.registration_updated_on,
+        deceased_on=record.deceased_on,
+        enrolled=True,
+        registry_seq=change.seq,
+        registry_synced_at=now,
+    )
 
 
 def _newer(seq_column):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -114,6 +116,16 @@ def test_tokens_made_together_each_have_their_own_nonce(keys):
     assert len(nonces) == len(tokens)
     assert [cipher.decrypt(token) for token in tokens] == [NUMBERS[0]] * 50 + list(NUMBERS)
     assert cipher.encrypt_many([]) == []
+
+
+def test_the_blind_index_is_hmac_sha256_of_the_upper_case_number_under_the_derived_key(keys):
+    """Every stored row is found by this value: any other formula would orphan them all."""
+    master = base64.urlsafe_b64decode(keys["ID_ENCRYPTION_KEY"])
+    key = pii._derive(master, b"id-number-blind-index")
+    number = "14010519580912001x"
+    expected = hmac.new(key, number.upper().encode(), hashlib.sha256).hexdigest()
+    cipher = pii.IdCipher(keys["ID_ENCRYPTION_KEY"])
+    assert cipher.blind_index(number) == cipher.blind_index(number.upper()) == expected
 
 
 def test_tokens_of_the_earlier_fernet_format_still_decrypt_and_are_rewritten(app, keys):

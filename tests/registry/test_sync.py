@@ -210,6 +210,65 @@ def test_the_staging_columns_are_the_staged_rows_fields_in_order():
     assert tuple(registry_sync.STAGED_TYPES) == registry_sync.StagedRow._fields
 
 
+STAGED_FACTS = (
+    "name", "gender", "birth_date", "region_code", "region_name", "categories", "supporter_capable",
+    "receiving_basic_pension", "basic_pension_paid_years", "registration_updated_on", "deceased_on", "enrolled",
+)  # fmt: skip
+
+
+def facts_of(app, id_number: str) -> dict:
+    found = resident(app, id_number)
+    return {name: getattr(found, name) for name in STAGED_FACTS}
+
+
+@pytest.mark.parametrize(
+    "first, then",
+    [
+        (
+            dict(receiving=True, capable=False, region=("140121", "太原市清徐县"), categories=["tekun", "dibao"]),
+            dict(receiving=False, capable=True, region=("140213", "大同市平城区"), categories=["low_income"]),
+        ),
+        (
+            dict(receiving=False, capable=True, region=("140213", "大同市平城区"), categories=[]),
+            dict(receiving=True, capable=False, region=("140121", "太原市清徐县"), categories=["dibao"]),
+        ),
+    ],
+)
+def test_every_fact_lands_in_its_own_column_when_created_and_when_updated(app, agency_url, first, then):
+    """Each field of a record in its column, for a new person (COPY on PostgreSQL) and a known one (the
+    staging upsert): distinct values everywhere, so that two swapped slots of a row show."""
+    code, region = first["region"]
+    record = new_record("1960-04-04", 301, code, gender="F", name="郝玉梅", region_name=region)
+    record |= {"supporter_capable": first["capable"], "categories": first["categories"]}
+    record |= {"basic_pension": {"paid_years": [2027, 2019, 2023], "receiving": first["receiving"]}}
+    record |= {"registration_updated_on": "2027-01-05", "deceased_on": None}
+    seq = add_change(agency_url, record["id_number"], record=record)
+    assert sync(app)["created"] == len(DEMO) + 1
+    assert facts_of(app, record["id_number"]) == {
+        "name": "郝玉梅", "gender": "F", "birth_date": dt.date(1960, 4, 4), "region_code": first["region"][0],
+        "region_name": first["region"][1], "categories": sorted(first["categories"]),
+        "supporter_capable": first["capable"], "receiving_basic_pension": first["receiving"],
+        "basic_pension_paid_years": [2019, 2023, 2027], "registration_updated_on": dt.date(2027, 1, 5),
+        "deceased_on": None, "enrolled": True,
+    }  # fmt: skip
+    assert resident(app, record["id_number"]).registry_seq == seq
+    changed = {
+        "region_code": then["region"][0], "region_name": then["region"][1], "categories": then["categories"],
+        "supporter_capable": then["capable"], "basic_pension": {"paid_years": [2026], "receiving": then["receiving"]},
+        "registration_updated_on": None, "deceased_on": "2027-02-20", "name": "郝玉芬", "gender": "M",
+    }  # fmt: skip
+    seq = add_change(agency_url, record["id_number"], update=changed)
+    assert sync(app)["updated"] == 1
+    assert facts_of(app, record["id_number"]) == {
+        "name": "郝玉芬", "gender": "M", "birth_date": dt.date(1960, 4, 4), "region_code": then["region"][0],
+        "region_name": then["region"][1], "categories": sorted(then["categories"]),
+        "supporter_capable": then["capable"], "receiving_basic_pension": then["receiving"],
+        "basic_pension_paid_years": [2026], "registration_updated_on": None,
+        "deceased_on": dt.date(2027, 2, 20), "enrolled": True,
+    }  # fmt: skip
+    assert resident(app, record["id_number"]).registry_seq == seq
+
+
 def test_a_resident_the_feed_brought_binds_to_the_same_row_on_first_login(app):
     sync(app)
     known = resident(app, WANG["id_number"])
