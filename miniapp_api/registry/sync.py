@@ -28,6 +28,7 @@ from typing import NamedTuple, Protocol
 
 import psycopg
 from sqlalchemy import any_, func, or_, text
+from sqlalchemy.dialects import postgresql
 
 from integrations.agency import FEED_LIMIT_MAX, Change, ChangePage, RegistryRecord
 from miniapp_api.core.clock import clock
@@ -260,13 +261,10 @@ def _parameters(row: StagedRow) -> dict:
 # residents by one INSERT … SELECT … ON CONFLICT: COPY's rows are dumped in C, where array parameters
 # were quoted element by element in Python (half the Python time of a page), and the upsert is one
 # statement whatever the page size.
-STAGED_TYPES = {  # StagedRow's fields, in its order
-    "public_id": "text", "id_number_index": "text", "id_number_encrypted": "text", "id_number_masked": "text",
-    "name": "text", "gender": "text", "birth_date": "date", "region_code": "text", "region_name": "text",
-    "categories": "json", "supporter_capable": "boolean", "receiving_basic_pension": "boolean",
-    "basic_pension_paid_years": "json", "registration_updated_on": "date", "deceased_on": "date",
-    "enrolled": "boolean", "registry_seq": "bigint", "registry_synced_at": "timestamptz",
-}  # fmt: skip
+# The staging table's columns: StagedRow's fields, in its order, of their residents column's type.
+STAGED_TYPES = {
+    name: Resident.__table__.c[name].type.compile(dialect=postgresql.dialect()) for name in StagedRow._fields
+}
 JSON_COLUMNS = ("categories", "basic_pension_paid_years")
 _STAGED = ", ".join(STAGED_TYPES)
 STAGING_TABLE = text(
