@@ -100,11 +100,12 @@ class MalformedRecord(ValueError):
     """A registry field is missing or of the wrong shape; the message names the field, never its value."""
 
 
-def parse_record(body: dict) -> RegistryRecord:
-    """A RegistryRecord from the registry's JSON, or MalformedRecord."""
+def parse_record(body: dict, checked: str | None = None) -> RegistryRecord:
+    """A RegistryRecord from the registry's JSON, or MalformedRecord. `checked`: an ID number already
+    validated (the feed entry's), which the record's then only needs to equal."""
     pension = _field(body, "basic_pension", dict)
     return RegistryRecord(
-        id_number=_id_number(_field(body, "id_number", str), "id_number"),
+        id_number=_record_id_number(_field(body, "id_number", str), checked),
         name=_text(body, "name"),
         gender=_choice(body, "gender", {"M", "F"}),
         birth_date=_date(body, "birth_date"),
@@ -132,15 +133,15 @@ def parse_page(body: dict) -> ChangePage:
 def _change(entry: dict) -> Change:
     id_number = _id_number(_field(entry, "id_number", str), "changes.id_number")
     raw = entry.get("record")
-    record = None if raw is None else parse_record(_field(entry, "record", dict))
+    record = None if raw is None else parse_record(_field(entry, "record", dict), id_number)
     if record is not None and record.id_number != id_number:
         raise MalformedRecord("changes.record.id_number")
     return Change(seq=_field(entry, "seq", int), id_number=id_number, record=record)
 
 
 def _is(value: object, kind: type) -> bool:
-    """isinstance, except that a JSON boolean is no int here."""
-    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    """Of exactly that JSON type: a JSON boolean is no int here (json.loads makes no subclasses)."""
+    return type(value) is kind
 
 
 def _field(body: dict, name: str, kind: type) -> Any:
@@ -188,6 +189,10 @@ def _date(body: dict, name: str, optional: bool = False) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise MalformedRecord(name) from None
+
+
+def _record_id_number(text: str, checked: str | None) -> str:
+    return checked if checked is not None and normalize(text) == checked else _id_number(text, "id_number")
 
 
 def _id_number(text: str, name: str) -> str:

@@ -9,3 +9,6 @@ class UpstreamError(Exception):
         self.code = code
         self.detail = detail
         self.status = status
+
+    def __reduce__(self):  # pickled whole (the registry sync's reader hands its failures over)
+        return type(self), (self.code, self.detail, self.status), self.__dict__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from dataclasses import dataclass
 
@@ -67,7 +68,7 @@ class IdNumber:
 
 def check_digit(first17: str) -> str:
     """The GB 11643 MOD 11-2 check character for the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=False))
+    total = sum(map(operator.mul, map(int, first17), _WEIGHTS))  # C loops: a feed checks millions
     return _CHECK_CHARS[total % 11]
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 SCRIPTS = sorted(path.name for path in BENCH.glob("*.py") if 'if __name__ == "__main__"' in path.read_text())
@@ -27,3 +28,23 @@ def test_a_benchmark_starts_and_describes_its_options(script):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage:"), done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.postgres_only
+def test_the_registry_benchmark_runs_both_passes_through_the_agencys_json(database_url):
+    """bench/registry_sync.py end to end on a small feed (its own database beside the test's): the sync
+    through its reader process, the pages through the client's JSON parse; the script checks the counts."""
+    own = sa.make_url(database_url).set(database=f"{sa.make_url(database_url).database}_registry_bench")
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "registry_sync.py"), "--records", "3000", "--json", "--batch-size", "1000",
+         "--postgres-url", own.render_as_string(hide_password=False)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    timed = [line for line in done.stdout.splitlines() if "records/s" in line]
+    assert [line.split(":")[0] for line in timed] == [
+        "floor 1", "full load (all new)", "floor 2", "update pass (all known)", "floor 3",
+    ]  # fmt: skip
+    assert all("of a reader process" in line for line in timed)
+    assert done.stdout.splitlines()[-1].startswith("full load / floor: ")

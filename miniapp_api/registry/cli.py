@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from integrations.errors import UpstreamError
 from miniapp_api.core import batches, clients
-from miniapp_api.registry import sync
+from miniapp_api.registry import reader, sync
 
 
 @click.group("registry")
@@ -25,5 +25,6 @@ def sync_command(dry_run: bool, batch_size: int) -> None:
     pages = sync.batches(clients.agency(), batch_size, dry_run)
     try:
         batches.run(summary, pages, sync.apply)
-    except (UpstreamError, sync.ConcurrentSync) as error:  # what was committed stays; a rerun continues
+    except (UpstreamError, sync.ConcurrentSync, reader.ReaderStopped) as error:
+        # what was committed stays; a rerun continues
         raise click.ClickException(f"{error} after {summary.batches} committed batches") from None

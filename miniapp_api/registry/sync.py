@@ -7,36 +7,33 @@ committed one. Applying a change is idempotent: each row keeps the seq of the ch
 only a later seq overwrites it (the `WHERE` of the upsert), so re-reading a page changes nothing.
 
 Known residents are found by their blind index and keep their row, their public id, their ciphertext
-and their WeChat binding. A reader thread reads the next batch and builds its rows (blind index,
-encrypted ID number, masked one, public id) while the current one is applied, without a database
-connection of its own; the apply writes them. On PostgreSQL a batch whose first few people are all
-new is COPY'd into residents, any other batch upserted from a staging table, which says itself which
-rows it inserted, updated or skipped (no lookup of everyone held first); on SQLite the held people are
-looked up for the counts and the rows upserted. Departures (null records) are looked up themselves.
+and their WeChat binding. A reader process (registry/reader.py) reads the next batch and builds its rows
+(blind index, encrypted ID number, masked one, public id) while the current one is applied, without a
+database connection of its own; the apply writes them. On PostgreSQL a batch whose first few people are
+all new is COPY'd into residents, any other batch upserted from a staging table, which says itself
+which rows it inserted, updated or skipped (no lookup of everyone held first); on SQLite the held people
+are looked up for the counts and the rows upserted. Departures (null records) are looked up themselves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
 
 import psycopg
 from sqlalchemy import any_, func, or_, text
 from sqlalchemy.dialects import postgresql
 
-from integrations.agency import FEED_LIMIT_MAX, Change, ChangePage, RegistryRecord
+from integrations.agency import FEED_LIMIT_MAX
 from miniapp_api.core.clock import clock
-from miniapp_api.core.pii import IdCipher, cipher
+from miniapp_api.core.pii import cipher
+from miniapp_api.registry import reader
+from miniapp_api.registry.reader import FeedSource, Prepared, StagedRow
 from models import RegistryCursor, Resident, db
 from models.base import dialect_insert
-from models.resident import new_public_ids
-from policy.id_number import mask
 
 FEED = "agency"
 FACT_COLUMNS = (
@@ -44,12 +41,6 @@ FACT_COLUMNS = (
     "receiving_basic_pension", "basic_pension_paid_years", "registration_updated_on", "deceased_on",
     "enrolled", "registry_seq", "registry_synced_at",
 )  # fmt: skip
-
-
-class FeedSource(Protocol):
-    """What the sync reads: the agency client (integrations/agency.py) or a local stand-in."""
-
-    def changes(self, after: str | None = None, limit: int = ...) -> ChangePage: ...
 
 
 class ConcurrentSync(RuntimeError):
@@ -64,30 +55,6 @@ class Known:
     enrolled: bool
 
 
-class StagedRow(NamedTuple):
-    """A new resident's row as COPY takes it (the staging table's columns, in order; the JSON columns
-    already as text); a known resident's upsert takes only FACT_COLUMNS from it."""
-
-    public_id: str
-    id_number_index: str
-    id_number_encrypted: str
-    id_number_masked: str  # masked views never decrypt
-    name: str
-    gender: str
-    birth_date: dt.date
-    region_code: str
-    region_name: str
-    categories: str
-    supporter_capable: bool
-    receiving_basic_pension: bool
-    basic_pension_paid_years: str
-    registration_updated_on: dt.date | None
-    deceased_on: dt.date | None
-    enrolled: bool
-    registry_seq: int
-    registry_synced_at: dt.datetime
-
-
 def stored_cursor() -> str | None:
     row = db.session.get(RegistryCursor, FEED)
     return None if row is None else row.cursor
@@ -95,86 +62,36 @@ def stored_cursor() -> str | None:
 
 @dataclass(frozen=True)
 class Batch:
-    """A feed page, the cursor it was read after (what the stored cursor must still be), and what the
-    reader worked out ahead: each person's latest change, their blind index, and the row a change with
-    a record writes (as a new resident's row: the upsert of a known one takes only its facts)."""
+    """A batch the reader prepared, and the cursor it was read after (what the stored cursor must still be)."""
 
     after: str | None
-    page: ChangePage
-    latest: dict[str, Change]
-    indexes: dict[str, str]
-    rows: dict[str, StagedRow]
+    read: Prepared
 
 
 def batches(source: FeedSource, size: int, dry_run: bool = False) -> Iterator[Batch]:
     """The feed from the stored cursor in batches of `size` changes: pages of at most FEED_LIMIT_MAX,
-    as many as make up `size`, applied and committed together with the last page's cursor. The next
-    batch is read (and its blind indexes computed) by a reader thread while the current one is applied,
-    so the agency's answers and their parse overlap the database's work; a read's failure surfaces when
-    its batch is taken, after the batches before it committed. A dry run reads on from its own position
+    as many as make up `size`, applied and committed together with the last page's cursor. The reader
+    process prepares the next batch while the current one is applied; a read's failure surfaces when its
+    batch is taken, after the batches before it committed. A dry run reads on from its own position
     while the stored cursor stays where it was."""
     start = after = stored_cursor()
     db.session.commit()  # no transaction stays open while waiting for the agency
-    read = functools.partial(_read, source, size, cipher())
-    with ThreadPoolExecutor(1, thread_name_prefix="registry-feed") as reader:
-        pending = reader.submit(read, after, clock().now())
-        while True:
-            page, latest, indexes, rows = pending.result()
-            last = not page.more or not page.changes
-            if not last:
-                pending = reader.submit(read, page.cursor, clock().now())
-            yield Batch(start if dry_run else after, page, latest, indexes, rows)
-            if last:
-                return
-            after = page.cursor
-
-
-def _read(source: FeedSource, size: int, keys: IdCipher, after: str | None, now: dt.datetime) -> tuple:
-    """One batch's pages as one page, and the work that needs neither the database nor an app context.
-    Every ID number of a record is encrypted here: at 4 µs, that costs less than asking the database
-    which ones it holds; a known resident's row keeps the ciphertext it has."""
-    page = _pages(source, after, size)
-    latest = _latest_per_person(page.changes)
-    indexes = {id_number: keys.blind_index(id_number) for id_number in latest}
-    recorded = [(id_number, change) for id_number, change in latest.items() if change.record is not None]
-    tokens = keys.encrypt_many([id_number for id_number, _ in recorded])
-    public_ids = new_public_ids(len(recorded))
-    rows = {
-        id_number: _row(change, indexes[id_number], token, public_id, now)
-        for (id_number, change), token, public_id in zip(recorded, tokens, public_ids, strict=True)
-    }
-    return page, latest, indexes, rows
-
-
-def _pages(source: FeedSource, after: str | None, size: int) -> ChangePage:
-    """Pages from `after` until `size` changes or the end of the feed, joined (the last one's cursor)."""
-    joined = ChangePage((), after, True)
-    while len(joined.changes) < size and joined.more:
-        page = source.changes(joined.cursor, min(size - len(joined.changes), FEED_LIMIT_MAX))
-        if not page.changes:  # the end: an empty page's cursor adds nothing
-            return page if not joined.changes else ChangePage(joined.changes, joined.cursor, False)
-        joined = ChangePage(joined.changes + page.changes, page.cursor, page.more)
-    return joined
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    job = reader.Job(source, size, FEED_LIMIT_MAX, cipher(), clock(), as_copy=postgres)
+    for read in reader.read_ahead(job, after):
+        yield Batch(start if dry_run else after, read)
+        after = read.cursor
 
 
 def apply(batch: Batch) -> dict[str, int]:
     """Apply one batch and store its cursor (not committed); returns the batch's counts."""
     _claim_cursor(batch.after)
-    counts = Counter(changes=len(batch.page.changes), created=0, updated=0, departed=0, unchanged=0)
-    counts.update(_write(list(batch.rows.values())))  # the changes with a record
-    departures = {batch.indexes[n]: change.seq for n, change in batch.latest.items() if change.record is None}
-    counts.update(_depart(departures, clock().now()))
-    _store_cursor(batch.page.cursor, len(batch.page.changes))
+    read = batch.read
+    counts = Counter(changes=read.changes, created=0, updated=0, departed=0, unchanged=0)
+    counts.update(_write(read))  # the changes with a record
+    counts.update(_depart(read.departures, clock().now()))
+    _store_cursor(read.cursor, read.changes)
     return dict(counts)
-
-
-def _latest_per_person(changes: tuple[Change, ...]) -> dict[str, Change]:
-    """A later seq supersedes an earlier one for the same person (§3a)."""
-    latest: dict[str, Change] = {}
-    for change in changes:
-        if change.id_number not in latest or latest[change.id_number].seq < change.seq:
-            latest[change.id_number] = change
-    return latest
 
 
 def _known(indexes: list[str]) -> dict[str, Known]:
@@ -204,43 +121,19 @@ def _departure_outcome(seq: int, found: Known | None) -> str:
     return "departed" if found is not None and found.enrolled and not _stale(seq, found) else "unchanged"
 
 
-def _row(change: Change, index: str, encrypted: str, public_id: str, now: dt.datetime) -> StagedRow:
-    record: RegistryRecord = change.record  # type: ignore[assignment]
-    return StagedRow(
-        public_id=public_id,
-        id_number_index=index,
-        id_number_encrypted=encrypted,
-        id_number_masked=mask(change.id_number),
-        name=record.name,
-        gender=record.gender,
-        birth_date=record.birth_date,
-        region_code=record.region_code,
-        region_name=record.region_name,
-        categories=_json(record.categories),
-        supporter_capable=record.supporter_capable,
-        receiving_basic_pension=record.receiving,
-        basic_pension_paid_years=_json(record.paid_years),
-        registration_updated_on=record.registration_updated_on,
-        deceased_on=record.deceased_on,
-        enrolled=True,
-        registry_seq=change.seq,
-        registry_synced_at=now,
-    )
-
-
 def _newer(seq_column):
     """The database-side guard: only a later change overwrites a row."""
     return or_(Resident.registry_seq.is_(None), Resident.registry_seq < seq_column)
 
 
-def _write(rows: list[StagedRow]) -> Counter[str]:
+def _write(read: Prepared) -> Counter[str]:
     """Write the rows of the batch's changes with a record; created, updated and unchanged counts."""
-    if not rows:
+    if not read.indexes:
         return Counter()
     if db.session.get_bind().dialect.name == "postgresql":
-        return _write_postgres(rows)
-    known = _known([row.id_number_index for row in rows])
-    counts = Counter(_record_outcome(row.registry_seq, known.get(row.id_number_index)) for row in rows)
+        return _write_postgres(read.indexes, read.copy)
+    known = _known(list(read.indexes))
+    counts = Counter(_record_outcome(row.registry_seq, known.get(row.id_number_index)) for row in read.rows)
     statement = dialect_insert(Resident.__table__)  # compiled once per run, sent as executemany
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -248,7 +141,7 @@ def _write(rows: list[StagedRow]) -> Counter[str]:
         set_={name: excluded[name] for name in FACT_COLUMNS},
         where=_newer(excluded.registry_seq),
     )
-    db.session.execute(statement, [_parameters(row) for row in rows])
+    db.session.execute(statement, [_parameters(row) for row in read.rows])
     return counts
 
 
@@ -281,37 +174,31 @@ POSTGRES_UPSERT = text(
 NEW_PEOPLE_SAMPLE = 16  # rows of a batch looked up to guess whether it is all new people
 
 
-def _write_postgres(rows: list[StagedRow]) -> Counter[str]:
+def _write_postgres(indexes: tuple[str, ...], rows: bytes) -> Counter[str]:
     """A batch of new people (a full load: none of a sample is held yet) is COPY'd straight into
     residents; should one of them be held after all, the unique blind index refuses the COPY, its
     savepoint is rolled back and the guarded upsert takes every row. The upsert's RETURNING says which
     rows it inserted (`xmax = 0`) and which it updated; the rows it skipped were stale."""
-    if not _known([row.id_number_index for row in rows[:NEW_PEOPLE_SAMPLE]]):
+    if not _known(list(indexes[:NEW_PEOPLE_SAMPLE])):
         try:
             with db.session.begin_nested():
                 _copy("residents", rows)
-            return Counter(created=len(rows))
+            return Counter(created=len(indexes))
         except psycopg.errors.UniqueViolation:
             pass
     db.session.execute(STAGING_TABLE)
     _copy("registry_staging", rows)
     inserted = db.session.execute(POSTGRES_UPSERT).scalars().all()
     created = sum(inserted)
-    return Counter(created=created, updated=len(inserted) - created, unchanged=len(rows) - len(inserted))
+    return Counter(created=created, updated=len(inserted) - created, unchanged=len(indexes) - len(inserted))
 
 
-def _copy(table: str, rows: list[StagedRow]) -> None:
+def _copy(table: str, rows: bytes) -> None:
+    """COPY the rows (the reader's COPY text) into `table`'s staged columns."""
     connection = db.session.connection().connection.driver_connection
     assert connection is not None
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({_STAGED}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-# A page's categories and paid years repeat from person to person: each set is sorted and dumped once.
-@functools.lru_cache(maxsize=4096)
-def _json(values: frozenset) -> str:
-    return json.dumps(sorted(values))
+        copy.write(rows)
 
 
 def _depart(departures: dict[str, int], now: dt.datetime) -> Counter[str]:

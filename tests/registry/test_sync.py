@@ -16,7 +16,7 @@ from miniapp_api.core.pii import cipher
 from miniapp_api.registry import sync as registry_sync
 from models import RegistryCursor, Resident, db
 from tests.support.miniapp import verified
-from tests.support.registry import add_change, new_record, state, sync
+from tests.support.registry import add_change, new_record, own_agency, state, sync
 
 DEMO = demo_data.DEMO_RESIDENTS
 WANG = demo_data.by_key("parent_1958")
@@ -145,20 +145,13 @@ def test_a_full_load_is_copied_and_a_held_person_later_in_a_batch_is_updated(app
     assert resident(app, WANG["id_number"]).deceased_on == dt.date(2027, 2, 20)
 
 
-def test_a_batch_of_several_feed_pages_commits_once_with_the_last_pages_cursor(app, monkeypatch):
-    requested = []
-    with app.app_context():
-        agency = clients.agency()
-    read = agency.changes
-
-    def small_pages(after=None, limit=500):
-        requested.append(limit)
-        return read(after, limit)
-
+def test_a_batch_of_several_feed_pages_commits_once_with_the_last_pages_cursor(make_app, monkeypatch):
+    requested: list[int] = []
     monkeypatch.setattr(registry_sync, "FEED_LIMIT_MAX", 2)
-    monkeypatch.setattr(agency, "changes", small_pages)
-    summary = sync(app, "--batch-size", "5")
-    assert max(requested) == 2 and summary["batches"] == -(-len(DEMO) // 5)
+    with own_agency(lambda feed_request: requested.append(int(feed_request.args["limit"]))) as url:
+        app = make_app(AGENCY_API_BASE=url)
+        summary = sync(app, "--batch-size", "5")
+    assert max(requested) == 2 and len(requested) > summary["batches"] == -(-len(DEMO) // 5)
     assert summary["created"] == len(DEMO) == len(state(app))
     with app.app_context():
         assert db.session.get(RegistryCursor, "agency").cursor == str(len(DEMO))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
 import requests
 import sqlalchemy as sa
+from flask import Request, request
 
 from integrations.sandbox.app import create_sandbox_app
 from models import Resident, db
@@ -27,9 +28,13 @@ def agency_url() -> Iterator[str]:
 
 
 @contextmanager
-def own_agency() -> Iterator[str]:
-    """A fresh sandbox (its feed holds only the demo residents), serving; yields its agency base URL."""
-    with serve(create_sandbox_app({"SANDBOX_TODAY": DEFAULT_NOW[:10]})) as url:
+def own_agency(on_feed_request: Callable[[Request], None] | None = None) -> Iterator[str]:
+    """A fresh sandbox (its feed holds only the demo residents), serving; yields its agency base URL.
+    `on_feed_request` sees each request for the change feed before it is answered."""
+    agency = create_sandbox_app({"SANDBOX_TODAY": DEFAULT_NOW[:10]})
+    if on_feed_request is not None:
+        agency.before_request(lambda: on_feed_request(request) if request.path.endswith("/v1/changes") else None)
+    with serve(agency) as url:
         yield f"{url}/agency"
 
 
