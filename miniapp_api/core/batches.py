@@ -19,7 +19,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
@@ -75,20 +75,30 @@ def id_batches(statement: Select, key: ColumnElement[int], size: int = DEFAULT_B
 
 def each_batch(summary: Summary, batches: Iterable[T], work: Callable[[T], Mapping[str, int]]) -> Iterator[Summary]:
     """Do and commit (dry: roll back) one batch at a time; yields the summary after each one. A caller
-    can stop between batches (a test does): nothing is held open then."""
-    for batch in batches:
-        try:
-            _without_jit()
-            counts = work(batch)
-        except BaseException:
-            db.session.rollback()
-            raise
-        if summary.dry_run:
-            db.session.rollback()
-        else:
-            db.session.commit()
-        summary.add(counts)
-        yield summary
+    can stop between batches (a test does): nothing is held open then. However the run ends, the
+    batches' iterator is closed (a generator's cleanup runs now, not when a traceback lets go of it)."""
+    pending = iter(batches)
+    try:
+        for batch in pending:
+            _do(summary, work, batch)
+            yield summary
+    finally:
+        if isinstance(pending, Generator):
+            pending.close()
+
+
+def _do(summary: Summary, work: Callable[[T], Mapping[str, int]], batch: T) -> None:
+    try:
+        _without_jit()
+        counts = work(batch)
+    except BaseException:
+        db.session.rollback()
+        raise
+    if summary.dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    summary.add(counts)
 
 
 def _without_jit() -> None:

@@ -69,15 +69,11 @@ def _opened(aead: AESGCM, token: str) -> str:
 
 class IdCipher:
     def __init__(self, key: str, previous: list[str] | tuple[str, ...] = ()):
-        self._keys = key, tuple(previous)
         masters = [_master(k) for k in (key, *previous)]
         self._aeads = [_aead(master) for master in masters]  # the current key's first
         self._fernet = MultiFernet([_fernet(master) for master in masters])  # tokens of the earlier format
         # Each index copies this keyed state rather than keying HMAC afresh: 2.2 µs against 3.5 µs.
         self._index_mac = hmac.new(_derive(masters[-1], b"id-number-blind-index"), digestmod=hashlib.sha256)
-
-    def __reduce__(self):  # pickled as its keys, for the registry sync's reader process only (its pipe)
-        return IdCipher, self._keys
 
     def encrypt(self, id_number: str) -> str:
         return self.encrypt_many([id_number])[0]
@@ -124,8 +120,17 @@ def previous_keys(value: str | None) -> list[str]:
 
 
 def init_app(app: Flask) -> None:
-    previous = previous_keys(app.config.get("ID_ENCRYPTION_KEYS_PREVIOUS"))
-    app.extensions["id_cipher"] = IdCipher(app.config["ID_ENCRYPTION_KEY"], previous)
+    app.extensions["id_cipher"] = IdCipher(*_keys(app))
+
+
+def cipher_keys() -> tuple[str, tuple[str, ...]]:
+    """The current key and the previous ones, as `IdCipher` takes them (for a process of its own: the
+    registry sync's reader builds its cipher from them)."""
+    return _keys(current_app)
+
+
+def _keys(app: Flask) -> tuple[str, tuple[str, ...]]:
+    return app.config["ID_ENCRYPTION_KEY"], tuple(previous_keys(app.config.get("ID_ENCRYPTION_KEYS_PREVIOUS")))
 
 
 def cipher() -> IdCipher:

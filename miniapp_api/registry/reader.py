@@ -6,11 +6,15 @@ Why a process and not a thread: reading and building a row is about 30 µs of Py
 took turns with the apply under the one interpreter lock (17,000 records/s at 1,000,000 residents, on
 two cores); handed ready rows, the apply and PostgreSQL alone do 46,000–60,000 (docs/performance.md).
 
-The reader runs one batch ahead: its send blocks until the sync takes the batch, and only then does it
-read the next. It never touches the database, so killing either process loses nothing committed, and a
-rerun reads again from the stored cursor. When the sync is gone (killed), the reader's next send fails
-and it ends. A failure of the reader (the agency unreachable, a malformed page) is sent on and raised
+The reader runs one batch ahead: it hands a batch over and waits for the sync's word that it took it,
+then reads the next. It never touches the database, so killing either process loses nothing committed,
+and a rerun reads again from the stored cursor. When the sync is gone (killed), the reader's next wait
+or send fails and it ends. A failure of the reader (the agency unreachable, a malformed page) is sent on and raised
 where its batch is taken, after the batches before it committed.
+
+Starting the first reader of a process takes about a second (the forkserver imports the app), each
+later one about 0.1 s. Like every multiprocessing child, a reader re-imports its parent's main script:
+a script that runs a sync itself needs the `if __name__ == "__main__":` guard (`flask` has it).
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ import json
 import multiprocessing
 import pickle
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from psycopg._copy_base import TextFormatter  # COPY's own row format, outside a connection
 from psycopg.adapt import Transformer
@@ -36,9 +40,13 @@ from models.resident import new_public_ids
 from policy.id_number import mask
 
 # A fresh interpreter forks the readers (not this process, whose database connections a fork would
-# share); it imports this module once, so a reader starts in milliseconds.
+# share); it imports this module once, so a reader starts in milliseconds. (The preload list is the
+# forkserver's, shared by whatever else in this process starts forkserver processes: nothing does.)
 PROCESSES = multiprocessing.get_context("forkserver")
 PROCESSES.set_forkserver_preload([__name__])
+READER_NAME = "registry-feed"
+T = TypeVar("T")
+TAKEN = b"taken"  # the sync's answer to each batch it takes
 
 
 class FeedSource(Protocol):
@@ -78,14 +86,16 @@ class StagedRow(NamedTuple):
 
 @dataclass(frozen=True)
 class Job:
-    """What a reader needs: the feed, the batch size and page limit, the keys and the clock."""
+    """What a reader needs: the feed, the batch size and page limit, the ID keys (`pii.cipher_keys()`:
+    the reader builds its own cipher), the clock, and whether the rows go as COPY text (PostgreSQL) or
+    as StagedRows (SQLite)."""
 
     source: FeedSource
     size: int  # changes per batch
     limit: int  # changes per feed page
-    keys: IdCipher
+    keys: tuple[str, tuple[str, ...]]
     clock: Clock
-    as_copy: bool  # rows as COPY text (PostgreSQL), else as StagedRows
+    as_copy: bool
 
 
 @dataclass(frozen=True)
@@ -110,70 +120,81 @@ class Prepared:
 
 def read_ahead(job: Job, after: str | None) -> Iterator[Prepared]:
     """The feed after `after`, batch by batch, from a reader process started for it (ended when the
-    iteration ends or is abandoned)."""
-    received, sending = PROCESSES.Pipe(duplex=False)
-    process = PROCESSES.Process(target=_serve, args=(job, after, sending), name="registry-feed", daemon=True)
+    iteration ends or is closed)."""
+    here, there = PROCESSES.Pipe()
+    process = PROCESSES.Process(target=_serve, args=(job, after, there), name=READER_NAME, daemon=True)
     process.start()
-    sending.close()  # the reader holds the only sending end: its end reads as EOF here
+    there.close()  # the reader holds the only other end: its end reads as EOF here
     try:
-        yield from _received(received)
+        yield from _received(here)
     finally:
-        received.close()
-        process.terminate()
+        here.close()
+        if process.is_alive():  # not after the last batch: the reader ended, its pid may be reused
+            process.terminate()
         process.join()
         process.close()
 
 
-def _received(received: Connection) -> Iterator[Prepared]:
+def _received(here: Connection) -> Iterator[Prepared]:
     while True:
-        try:
-            sent = received.recv()
-        except EOFError:
-            raise ReaderStopped("the registry feed reader ended without handing over its batch") from None
+        sent = _exchange(here.recv)
         if isinstance(sent, BaseException):
             raise sent
+        if not sent.last:
+            _exchange(lambda: here.send(TAKEN))  # the reader reads the next while this one is applied
         yield sent
         if sent.last:
             return
 
 
-def _serve(job: Job, after: str | None, out: Connection) -> None:
-    """The reader process: prepare and send batch after batch until the last one or a failure."""
+def _exchange(step: Callable[[], T]) -> T:
+    try:
+        return step()
+    except (EOFError, OSError):  # ended before or in the middle of its message
+        raise ReaderStopped("the registry feed reader ended without handing over its batch") from None
+
+
+def _serve(job: Job, after: str | None, there: Connection) -> None:
+    """The reader process: prepare a batch, hand it over, and once it is taken read the next, until the
+    last one or a failure."""
+    keys = IdCipher(*job.keys)
     try:
         while True:
             try:
-                batch = prepare(job, after)
+                batch = prepare(job, keys, after)
             except Exception as error:  # handed to the sync, which raises it
-                out.send(_sendable(error))
+                there.send(_sendable(error))
                 return
-            out.send(batch)
+            there.send(batch)
             if batch.last:
                 return
+            there.recv()  # taken
             after = batch.cursor
-    except (BrokenPipeError, KeyboardInterrupt):  # the sync is gone or interrupted: nobody to hand over to
+    except (EOFError, OSError, KeyboardInterrupt):  # the sync is gone or interrupted: nobody to hand over to
         return
     finally:
-        out.close()
+        there.close()
 
 
 def _sendable(error: Exception) -> Exception:
-    """The failure, with the reader's traceback as a note; a RuntimeError naming it if it cannot be sent."""
+    """The failure, with the reader's traceback as a note; a RuntimeError naming its type (never its
+    message: an unknown exception's may hold an ID number) if it cannot be sent."""
     error.add_note("in the registry feed reader:\n" + "".join(traceback.format_tb(error.__traceback__)))
     try:
         pickle.loads(pickle.dumps(error))
     except Exception:  # any failure to pickle or rebuild it
-        return RuntimeError(f"the registry feed reader failed: {type(error).__name__}: {error}")
+        return RuntimeError(f"the registry feed reader failed: {type(error).__name__}")
     return error
 
 
-def prepare(job: Job, after: str | None) -> Prepared:
+def prepare(job: Job, keys: IdCipher, after: str | None) -> Prepared:
     """One batch's pages as one, and every row built. Every ID number of a record is encrypted here:
     at 4 µs, that costs less than asking the database which ones it holds; a known resident's row keeps
     the ciphertext it has."""
     page = _pages(job.source, after, job.size, job.limit)
     latest = _latest_per_person(page.changes)
-    indexes = {id_number: job.keys.blind_index(id_number) for id_number in latest}
-    rows = _rows(job, latest, indexes)
+    indexes = {id_number: keys.blind_index(id_number) for id_number in latest}
+    rows = _rows(keys, job.clock.now(), latest, indexes)
     departures = {indexes[n]: change.seq for n, change in latest.items() if change.record is None}
     built = (copy_text(rows), ()) if job.as_copy else (b"", tuple(rows))
     return Prepared(
@@ -181,11 +202,10 @@ def prepare(job: Job, after: str | None) -> Prepared:
     )
 
 
-def _rows(job: Job, latest: dict[str, Change], indexes: dict[str, str]) -> list[StagedRow]:
+def _rows(keys: IdCipher, now: dt.datetime, latest: dict[str, Change], indexes: dict[str, str]) -> list[StagedRow]:
     """The row of each person's latest change with a record, their ID numbers encrypted in one go."""
     recorded = [(id_number, change) for id_number, change in latest.items() if change.record is not None]
-    tokens = job.keys.encrypt_many([id_number for id_number, _ in recorded])
-    now = job.clock.now()
+    tokens = keys.encrypt_many([id_number for id_number, _ in recorded])
     return [
         _row(change, indexes[id_number], token, public_id, now)
         for (id_number, change), token, public_id in zip(recorded, tokens, new_public_ids(len(recorded)), strict=True)
@@ -243,7 +263,8 @@ def _json(values: frozenset) -> str:
 
 
 def copy_text(rows: list[StagedRow]) -> bytes:
-    """The rows in COPY's text format, as psycopg's own `Copy.write_row` writes them (its formatter is
-    not public API: pinned psycopg, and a test compares with what `write_row` sends)."""
+    """The rows in COPY's text format, UTF-8, as psycopg's own `Copy.write_row` writes them on a UTF-8
+    connection (its formatter is not public API: psycopg is pinned, and a test COPYs the same rows both
+    ways and compares what the tables hold)."""
     formatter = TextFormatter(Transformer())
     return b"".join([*(formatter.write_row(row) for row in rows), formatter.end()])

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql
 
 from integrations.agency import FEED_LIMIT_MAX
 from miniapp_api.core.clock import clock
-from miniapp_api.core.pii import cipher
+from miniapp_api.core.pii import cipher_keys
 from miniapp_api.registry import reader
 from miniapp_api.registry.reader import FeedSource, Prepared, StagedRow
 from models import RegistryCursor, Resident, db
@@ -77,7 +77,7 @@ def batches(source: FeedSource, size: int, dry_run: bool = False) -> Iterator[Ba
     start = after = stored_cursor()
     db.session.commit()  # no transaction stays open while waiting for the agency
     postgres = db.session.get_bind().dialect.name == "postgresql"
-    job = reader.Job(source, size, FEED_LIMIT_MAX, cipher(), clock(), as_copy=postgres)
+    job = reader.Job(source, size, FEED_LIMIT_MAX, cipher_keys(), clock(), as_copy=postgres)
     for read in reader.read_ahead(job, after):
         yield Batch(start if dry_run else after, read)
         after = read.cursor
@@ -197,8 +197,11 @@ def _copy(table: str, rows: bytes) -> None:
     """COPY the rows (the reader's COPY text) into `table`'s staged columns."""
     connection = db.session.connection().connection.driver_connection
     assert connection is not None
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({_STAGED}) FROM STDIN") as copy:
-        copy.write(rows)
+    with connection.cursor() as cursor:
+        if connection.info.encoding != "utf-8":  # the reader's COPY text is UTF-8; back at the commit
+            cursor.execute("SET LOCAL client_encoding = 'UTF8'")
+        with cursor.copy(f"COPY {table} ({_STAGED}) FROM STDIN") as copy:
+            copy.write(rows)
 
 
 def _depart(departures: dict[str, int], now: dt.datetime) -> Counter[str]:

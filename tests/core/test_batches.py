@@ -75,6 +75,34 @@ def test_each_batch_commits_so_a_crash_loses_one_batch_and_a_rerun_continues(app
         assert _entries() == 5 and summary["credited"] == 3 and summary.batches == 3
 
 
+@pytest.mark.parametrize("stop", ["a batch fails", "the caller stops between batches"])
+def test_the_batches_iterator_is_closed_however_the_run_ends(app, stop):
+    """A generator of batches (the registry sync's owns a reader process) is cleaned up when the run
+    ends, not whenever the traceback holding it is let go."""
+    closed = []
+
+    def pages():
+        try:
+            yield from ([1], [2], [3])
+        finally:
+            closed.append(True)
+
+    def work(batch):
+        if batch == [2] and stop == "a batch fails":
+            raise RuntimeError("crash in the second batch")
+        return {"done": 1}
+
+    with app.app_context():
+        running = batches.each_batch(batches.Summary("t"), pages(), work)
+        next(running)
+        if stop == "a batch fails":
+            with pytest.raises(RuntimeError):
+                next(running)
+        else:
+            running.close()
+    assert closed == [True]
+
+
 def test_a_dry_run_computes_the_same_summary_and_writes_nothing(app):
     with app.app_context():
         _residents(3)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import pickle
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -116,6 +117,15 @@ def test_tokens_made_together_each_have_their_own_nonce(keys):
     assert len(nonces) == len(tokens)
     assert [cipher.decrypt(token) for token in tokens] == [NUMBERS[0]] * 50 + list(NUMBERS)
     assert cipher.encrypt_many([]) == []
+
+
+def test_a_cipher_cannot_be_pickled_into_a_cache_or_a_queue_its_keys_travel_only_on_purpose(app, keys):
+    with pytest.raises(TypeError):
+        pickle.dumps(pii.IdCipher(keys["ID_ENCRYPTION_KEY"]))
+    with app.app_context():
+        rebuilt = pii.IdCipher(*pii.cipher_keys())  # what the registry sync's reader does
+        assert rebuilt.decrypt(pii.cipher().encrypt(NUMBERS[0])) == NUMBERS[0]
+        assert rebuilt.blind_index(NUMBERS[0]) == pii.cipher().blind_index(NUMBERS[0])
 
 
 def test_the_blind_index_is_hmac_sha256_of_the_upper_case_number_under_the_derived_key(keys):

@@ -9,10 +9,12 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from integrations.agency import Change, parse_record
 from integrations.sandbox import demo_data
 from miniapp_api.core import clients
 from miniapp_api.core.messages import MESSAGES
 from miniapp_api.core.pii import cipher
+from miniapp_api.registry import reader
 from miniapp_api.registry import sync as registry_sync
 from models import RegistryCursor, Resident, db
 from tests.support.miniapp import verified
@@ -196,6 +198,49 @@ def test_a_feed_rewrite_of_every_person_on_full_pages_is_a_hot_update(app, agenc
         )
         assert tuple(db.session.execute(written).one()) == (len(people), len(people))
         db.session.commit()
+
+
+STAGED_AT = dt.datetime(2027, 3, 2, 2, 0, 0, 123456, tzinfo=dt.timezone.utc)
+TRICKY_NAMES = ("王\t建国", "郝\\玉梅", "\\N", "李\n秀英", "\\.", "张\r伟")
+
+
+def staged(name: str, seq: int) -> reader.StagedRow:
+    """A row as the reader builds it, for a made-up person of that name."""
+    record = parse_record(new_record("1961-06-06", 400 + seq, name=name))
+    return reader._row(Change(seq, record.id_number, record), f"index-{seq}", "a1.token", "r_x", STAGED_AT)
+
+
+@pytest.mark.postgres_only
+def test_the_readers_copy_text_fills_a_table_as_psycopg_write_row_does(app):
+    rows = [staged(name, seq) for seq, name in enumerate(TRICKY_NAMES, start=1)]
+    with app.app_context():
+        db.session.execute(registry_sync.STAGING_TABLE)
+        db.session.execute(sa.text("CREATE TEMPORARY TABLE written_by_row (LIKE registry_staging)"))
+        registry_sync._copy("registry_staging", reader.copy_text(rows))
+        connection = db.session.connection().connection.driver_connection
+        columns = ", ".join(reader.StagedRow._fields)
+        with connection.cursor() as cursor, cursor.copy(f"COPY written_by_row ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        for one, other in (("registry_staging", "written_by_row"), ("written_by_row", "registry_staging")):
+            rows_of = "SELECT row_to_json(t)::text FROM {} AS t"  # json columns have no equality of their own
+            differing = f"SELECT count(*) FROM ({rows_of.format(one)} EXCEPT ALL {rows_of.format(other)}) AS d"
+            assert db.session.scalar(sa.text(differing)) == 0
+        names = db.session.scalars(sa.text("SELECT name FROM registry_staging ORDER BY registry_seq")).all()
+        assert tuple(names) == TRICKY_NAMES
+        db.session.rollback()
+
+
+@pytest.mark.postgres_only
+def test_a_batch_lands_whole_on_a_connection_of_another_client_encoding(app, agency_url):
+    record = new_record("1961-06-06", 471, name="郝玉梅")
+    add_change(agency_url, record["id_number"], record=record)
+    with app.app_context():
+        batch = list(registry_sync.batches(clients.agency(), 2000))[0]
+        db.session.execute(sa.text("SET LOCAL client_encoding = 'GBK'"))
+        assert registry_sync.apply(batch)["created"] == len(DEMO) + 1
+        db.session.commit()
+    assert resident(app, record["id_number"]).name == "郝玉梅"
 
 
 def test_the_staging_columns_are_the_staged_rows_fields_in_order():

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from flask import request
 
 from integrations.sandbox import demo_data
 from integrations.sandbox.app import create_sandbox_app
+from miniapp_api.registry.reader import READER_NAME
 from models import RegistryCursor, db
 from tests.support.constants import DEFAULT_NOW, ROOT
 from tests.support.live_server import serve
@@ -77,7 +79,7 @@ def cursor(app) -> str | None:
 def test_a_killed_sync_continues_from_its_last_committed_batch(app, stalling_agency, tmp_path):
     url, reached, release, calls = stalling_agency
     config = {key: str(value) for key, value in app.config.items() if key.isupper() and isinstance(value, str)}
-    run = tmp_path.name
+    run = uuid.uuid4().hex
     env = {**os.environ, **config, "AGENCY_API_BASE": url, "PYTHONPATH": str(ROOT), "SYNC_RUN": run}
     log = tmp_path / "sync.log"
     with open(log, "wb") as out:
@@ -115,7 +117,7 @@ def test_a_reader_killed_mid_run_fails_the_sync_cleanly_and_a_rerun_continues(ap
     run.start()
     try:
         assert reached.wait(60)  # the reader waits on its third read; the sync applies the second batch
-        (reader,) = multiprocessing.active_children()
+        (reader,) = [child for child in multiprocessing.active_children() if child.name == READER_NAME]
         os.kill(reader.pid, signal.SIGKILL)
     finally:
         release.set()
