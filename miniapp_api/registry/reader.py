@@ -19,6 +19,7 @@ a script that runs a sync itself needs the `if __name__ == "__main__":` guard (`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -28,6 +29,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import NamedTuple, Protocol, TypeVar
 
 from psycopg._copy_base import TextFormatter  # COPY's own row format, outside a connection
@@ -40,13 +42,14 @@ from models.resident import new_public_ids
 from policy.id_number import mask
 
 # A fresh interpreter forks the readers (not this process, whose database connections a fork would
-# share); it imports this module once, so a reader starts in milliseconds. (The preload list is the
+# share); it imports this module once, so a reader starts in about 0.1 s. (The preload list is the
 # forkserver's, shared by whatever else in this process starts forkserver processes: nothing does.)
 PROCESSES = multiprocessing.get_context("forkserver")
 PROCESSES.set_forkserver_preload([__name__])
 READER_NAME = "registry-feed"
 T = TypeVar("T")
 TAKEN = b"taken"  # the sync's answer to each batch it takes
+ENDING_SECONDS = 5.0  # for a reader that handed over its last batch or its failure to exit
 
 
 class FeedSource(Protocol):
@@ -127,12 +130,22 @@ def read_ahead(job: Job, after: str | None) -> Iterator[Prepared]:
     there.close()  # the reader holds the only other end: its end reads as EOF here
     try:
         yield from _received(here)
+    except GeneratorExit:  # closed early: the reader may be in the middle of a read
+        process.terminate()
+        raise
     finally:
         here.close()
-        if process.is_alive():  # not after the last batch: the reader ended, its pid may be reused
-            process.terminate()
+        _ended(process)
+
+
+def _ended(process: BaseProcess) -> None:
+    """Wait for a reader that handed over its last batch or its failure to end by itself (signalling
+    it while it exits would kill it mid-exit); one that does not is terminated."""
+    process.join(ENDING_SECONDS)
+    if process.exitcode is None:
+        process.terminate()
         process.join()
-        process.close()
+    process.close()
 
 
 def _received(here: Connection) -> Iterator[Prepared]:
@@ -141,7 +154,8 @@ def _received(here: Connection) -> Iterator[Prepared]:
         if isinstance(sent, BaseException):
             raise sent
         if not sent.last:
-            _exchange(lambda: here.send(TAKEN))  # the reader reads the next while this one is applied
+            with contextlib.suppress(OSError):  # a reader gone meanwhile: the next receive says so
+                here.send(TAKEN)  # the reader reads the next batch while this one is applied
         yield sent
         if sent.last:
             return
@@ -155,25 +169,30 @@ def _exchange(step: Callable[[], T]) -> T:
 
 
 def _serve(job: Job, after: str | None, there: Connection) -> None:
-    """The reader process: prepare a batch, hand it over, and once it is taken read the next, until the
-    last one or a failure."""
-    keys = IdCipher(*job.keys)
+    """The reader process: hand over batch after batch until the last one or a failure."""
     try:
-        while True:
-            try:
-                batch = prepare(job, keys, after)
-            except Exception as error:  # handed to the sync, which raises it
-                there.send(_sendable(error))
-                return
-            there.send(batch)
-            if batch.last:
-                return
-            there.recv()  # taken
-            after = batch.cursor
+        _hand_over(job, after, there)
     except (EOFError, OSError, KeyboardInterrupt):  # the sync is gone or interrupted: nobody to hand over to
         return
     finally:
         there.close()
+
+
+def _hand_over(job: Job, after: str | None, there: Connection) -> None:
+    """Prepare a batch, send it, and once the sync took it read the next; a failure is sent instead."""
+    keys: IdCipher | None = None
+    while True:
+        try:
+            keys = keys or IdCipher(*job.keys)
+            batch = prepare(job, keys, after)
+        except Exception as error:  # handed to the sync, which raises it
+            there.send(_sendable(error))
+            return
+        there.send(batch)
+        if batch.last:
+            return
+        there.recv()  # taken
+        after = batch.cursor
 
 
 def _sendable(error: Exception) -> Exception:

@@ -92,8 +92,9 @@ def test_the_batches_iterator_is_closed_however_the_run_ends(app, stop):
             raise RuntimeError("crash in the second batch")
         return {"done": 1}
 
+    source = pages()  # held here: only each_batch's own close can end it before the test does
     with app.app_context():
-        running = batches.each_batch(batches.Summary("t"), pages(), work)
+        running = batches.each_batch(batches.Summary("t"), source, work)
         next(running)
         if stop == "a batch fails":
             with pytest.raises(RuntimeError):

@@ -75,6 +75,23 @@ class Feed:
         return ChangePage(tuple(change(i) for i in range(done, stop)), str(stop), more)
 
 
+class Recorded(reader.PROCESSES.Process):  # type: ignore[name-defined,misc]
+    """A reader process whose terminations are counted (in the sync's process, where they are sent)."""
+
+    terminated: list[str] = []
+
+    def terminate(self) -> None:
+        Recorded.terminated.append(self.name)
+        super().terminate()
+
+
+@pytest.fixture
+def terminations(monkeypatch) -> list[str]:
+    monkeypatch.setattr(reader.PROCESSES, "Process", Recorded)
+    Recorded.terminated.clear()
+    return Recorded.terminated
+
+
 def job(feed: Feed, as_copy: bool = False) -> reader.Job:
     return reader.Job(feed, PER_PAGE, PER_PAGE, (KEY, ()), Clock(NOW), as_copy)
 
@@ -158,13 +175,20 @@ def test_a_reader_killed_mid_feed_stops_the_sync_with_reader_stopped(tmp_path):
         next(batches)
 
 
-def test_a_sync_that_stops_taking_batches_ends_its_reader(tmp_path):
+def test_a_sync_that_stops_taking_batches_ends_its_reader(tmp_path, terminations):
     pid_file = tmp_path / "pid"
     batches = reader.read_ahead(job(Feed(50, pid_file)), None)
     next(batches)
     wait_until(pid_file.exists, what="the reader's first read")
     batches.close()
-    assert gone(pid_file)
+    assert gone(pid_file) and terminations == [reader.READER_NAME]
+
+
+def test_a_reader_that_handed_over_its_last_batch_or_its_failure_ends_unsignalled(tmp_path, terminations):
+    assert len(list(reader.read_ahead(job(Feed(3, tmp_path / "pid")), None))) == 3
+    with pytest.raises(UpstreamError):
+        list(reader.read_ahead(job(Feed(1, tmp_path / "pid", then="agency down")), None))
+    assert terminations == []
 
 
 def test_a_reader_reads_a_batch_ahead_of_the_sync_not_more(tmp_path):

@@ -232,14 +232,22 @@ def test_the_readers_copy_text_fills_a_table_as_psycopg_write_row_does(app):
 
 
 @pytest.mark.postgres_only
-def test_a_batch_lands_whole_on_a_connection_of_another_client_encoding(app, agency_url):
+@pytest.mark.parametrize("known", [False, True], ids=["new person: COPY", "known person: staging upsert"])
+def test_a_batch_lands_whole_on_a_connection_of_another_client_encoding(app, agency_url, known):
     record = new_record("1961-06-06", 471, name="郝玉梅")
-    add_change(agency_url, record["id_number"], record=record)
+    add_change(agency_url, record["id_number"], record=record if not known else record | {"name": "郝玉"})
+    if known:
+        sync(app)
+        add_change(agency_url, record["id_number"], update={"name": "郝玉梅"})
     with app.app_context():
-        batch = list(registry_sync.batches(clients.agency(), 2000))[0]
-        db.session.execute(sa.text("SET LOCAL client_encoding = 'GBK'"))
-        assert registry_sync.apply(batch)["created"] == len(DEMO) + 1
+        (batch,) = registry_sync.batches(clients.agency(), 2000)
+        connection = db.session.connection().connection.driver_connection
+        connection.execute("SET client_encoding = 'GBK'")  # the session's, not the transaction's
+        assert registry_sync.apply(batch)["updated" if known else "created"] >= 1
         db.session.commit()
+        assert connection.info.encoding == "gbk"  # the COPY's UTF-8 ended with its transaction
+        connection.execute("RESET client_encoding")
+        connection.commit()
     assert resident(app, record["id_number"]).name == "郝玉梅"
 
 
