@@ -28,6 +28,8 @@ from tests.support.waiting import wait_until
 
 DEMO = demo_data.DEMO_RESIDENTS
 PAGE = 4
+# The console script deploy/run-job calls: the reader re-imports it, as multiprocessing does a parent's main.
+FLASK = str(Path(sys.executable).parent / "flask")
 SYNC_ARGS = ["registry", "sync", "--batch-size", str(PAGE)]
 
 
@@ -84,7 +86,7 @@ def test_a_killed_sync_continues_from_its_last_committed_batch(app, stalling_age
     log = tmp_path / "sync.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "registry", "sync", "--batch-size", str(PAGE)],
+            [FLASK, "--app", "wsgi", "registry", "sync", "--batch-size", str(PAGE)],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
