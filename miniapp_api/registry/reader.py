@@ -9,8 +9,8 @@ two cores); handed ready rows, the apply and PostgreSQL alone do 46,000–60,000
 The reader runs one batch ahead: it hands a batch over and waits for the sync's word that it took it,
 then reads the next. It never touches the database, so killing either process loses nothing committed,
 and a rerun reads again from the stored cursor. When the sync is gone (killed), the reader's next wait
-or send fails and it ends. A failure of the reader (the agency unreachable, a malformed page) is sent on and raised
-where its batch is taken, after the batches before it committed.
+or send fails and it ends. A failure of the reader (the agency unreachable, a malformed page) is sent
+on and raised where its batch is taken, after the batches before it committed.
 
 Starting the first reader of a process takes about a second (the forkserver imports the app), each
 later one about 0.1 s. Like every multiprocessing child, a reader re-imports its parent's main script:

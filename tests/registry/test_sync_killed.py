@@ -15,15 +15,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import request
 
 from integrations.sandbox import demo_data
-from integrations.sandbox.app import create_sandbox_app
 from miniapp_api.registry.reader import READER_NAME
 from models import RegistryCursor, db
-from tests.support.constants import DEFAULT_NOW, ROOT
-from tests.support.live_server import serve
-from tests.support.registry import state, sync
+from tests.support.constants import ROOT
+from tests.support.registry import own_agency, state, sync
 from tests.support.waiting import wait_until
 
 DEMO = demo_data.DEMO_RESIDENTS
@@ -38,19 +35,16 @@ def stalling_agency():
     """A sandbox agency whose third feed request waits until released: the sync reads a batch ahead, so
     it then applies its second batch and waits for its third; `reached` is set when that request arrives,
     `release` lets it be answered."""
-    agency = create_sandbox_app({"SANDBOX_TODAY": DEFAULT_NOW[:10]})
     reached, release, calls = threading.Event(), threading.Event(), []
 
-    @agency.before_request
-    def stall():
-        if request.path.endswith("/v1/changes"):
-            calls.append(request.args.get("after"))
-            if len(calls) == 3:
-                reached.set()
-                release.wait(30)
+    def stall(feed_request):
+        calls.append(feed_request.args.get("after"))
+        if len(calls) == 3:
+            reached.set()
+            release.wait(30)
 
-    with serve(agency) as url:
-        yield f"{url}/agency", reached, release, calls
+    with own_agency(on_feed_request=stall) as url:
+        yield url, reached, release, calls
         release.set()
 
 
