@@ -63,14 +63,14 @@ def credit_payment(payment: Payment, source: str) -> Result:
 
     `source` is "callback", "settle" or "statement" (recorded on review items).
     """
-    order = locked_order(payment.out_order_no)
+    order, taken = locked_for_credit(payment)
     if order is None:
         return _flagged(Outcome.UNKNOWN_ORDER, payment, source, None, "no such order")
     if order.status == OrderStatus.PAID:
         return _already_paid(order, payment, source)
     if payment.amount_fen != order.amount_fen:
         return _amount_mismatch(order, payment, source)
-    if _transaction_taken(payment.transaction_id, order):
+    if taken:
         return _flagged(Outcome.TRANSACTION_CONFLICT, payment, source, order, "transaction credited to another order")
     if order.status != OrderStatus.PENDING:
         return _credit_late(order, payment, source)
@@ -109,7 +109,8 @@ def recovered(payment: Payment, error: IntegrityError) -> Result:
 
 
 # The statements of a crediting, built once: every callback runs them (ORM flushes of the same rows
-# cost three times the CPU, and a callback is mostly CPU on this path).
+# cost three times the CPU, and a callback is mostly CPU on this path), as few as the rules allow:
+# each round trip is CPU of the worker and of the database.
 _ORDERS, _ENTRIES, _RESIDENTS = Order.__table__, LedgerEntry.__table__, Resident.__table__
 _LOCKED_ORDER = (
     db.select(Order)
@@ -117,21 +118,45 @@ _LOCKED_ORDER = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-_TAKEN = db.select(_ORDERS.c.id).where(
-    _ORDERS.c.transaction_id == db.bindparam("transaction_id"), _ORDERS.c.id != db.bindparam("order_id")
+# Whether another order already holds the transaction (the unique column would refuse it). One that
+# takes it concurrently, past this check, still loses to that column: `recovered` re-raises, the tax
+# bureau is answered 500, and its retry finds the conflict here.
+_OTHERS = _ORDERS.alias("others")
+_TAKEN = (
+    db.select(_OTHERS.c.id)
+    .where(_OTHERS.c.transaction_id == db.bindparam("transaction_id"), _OTHERS.c.id != Order.id)
+    .correlate(Order)
+    .exists()
 )
-# The resident row is the lock a benefits run takes before it closes the account: one of the two
-# waits, so a payment never lands between the run's balance and its inheritance entry. The check
-# comes in a statement of its own, after the lock: a statement that waited for a lock still reads
-# the snapshot it started with, and would miss the inheritance entry committed meanwhile.
-_LOCKED_RESIDENT = db.select(_RESIDENTS.c.id).where(_RESIDENTS.c.id == db.bindparam("resident_id")).with_for_update()
-_CLOSED = db.select(
-    db.exists().where(
-        _ENTRIES.c.resident_id == db.bindparam("resident_id"),
-        _ENTRIES.c.kind == EntryKind.INHERITANCE_PAYOUT,
-        _ENTRIES.c.order_id.is_(None),
-    )
+# The order row and its resident's, in one statement. The resident row is the lock a benefits run
+# takes before it closes the account (benefits/monthly.close), so one of the two waits, and a payment
+# never lands between the run's balance and its inheritance entry. Nothing can deadlock on the pair:
+# a benefits run locks only residents, `payments settle` only orders, and every crediting takes both
+# with this one statement.
+_LOCKED_FOR_CREDIT = (
+    db.select(Order, _TAKEN.label("taken"))
+    .join(Resident, Resident.id == Order.resident_id)
+    .where(Order.order_no == db.bindparam("order_no"))
+    .with_for_update(of=(Order, Resident))
+    .execution_options(populate_existing=True)
 )
+# Whether the account is already closed, asked by the statement that marks the order paid: it starts
+# after the resident lock was granted, so it sees an inheritance entry committed while we waited (the
+# locking statement itself still reads the snapshot it started with).
+# (Its resident comes as a parameter of its own name: SQLite's RETURNING drops table names.)
+_CLOSED = db.exists().where(
+    _ENTRIES.c.resident_id == db.bindparam("account_of"),
+    _ENTRIES.c.kind == EntryKind.INHERITANCE_PAYOUT,
+    _ENTRIES.c.order_id.is_(None),
+)
+_PAID_COLUMNS = ("status", "paid_at", "channel", "transaction_id")
+_MARK_PAID = (
+    db.update(_ORDERS)
+    .where(_ORDERS.c.id == db.bindparam("order_id"))
+    .values({name: db.bindparam(f"set_{name}", type_=_ORDERS.c[name].type) for name in _PAID_COLUMNS})
+    .returning(_CLOSED.label("closed"))
+)
+_INSERT_ENTRIES = db.insert(_ENTRIES)
 
 
 def locked_order(out_order_no: str) -> Order | None:
@@ -139,10 +164,24 @@ def locked_order(out_order_no: str) -> Order | None:
     return db.session.execute(_LOCKED_ORDER, {"order_no": out_order_no}).scalar_one_or_none()
 
 
-def write_ledger(order: Order) -> int:
+def locked_for_credit(payment: Payment) -> tuple[Order | None, bool]:
+    """The order and its resident locked (SQLite locks on write), and whether the payment's transaction
+    is already another order's."""
+    row = db.session.execute(
+        _LOCKED_FOR_CREDIT, {"order_no": payment.out_order_no, "transaction_id": payment.transaction_id}
+    ).first()
+    return (row.Order, row.taken) if row else (None, False)
+
+
+def write_ledger(order: Order, closed: bool) -> int:
     """Book a paid order into the account: personal (or sponsorship), government and collective subsidy;
-    the amount booked."""
+    the amount booked. Money reaching an account its inheritance already `closed` goes on to the heirs
+    at once, as a further inheritance entry of this order (R12), never left in the account."""
     booked_at = clock().now()
+    parts = [(kind, amount, funder) for kind, amount, funder in _ledger_parts(order) if amount > 0]
+    amount = sum(amount for _, amount, _ in parts)
+    if closed and amount:
+        parts.append((EntryKind.INHERITANCE_PAYOUT, -amount, Funder.INHERITANCE))
     rows = [
         dict(
             resident_id=order.resident_id,
@@ -150,16 +189,15 @@ def write_ledger(order: Order) -> int:
             kind=kind,
             amount_fen=amount,
             funder=funder,
-            payer=order.payer,
+            payer=order.payer if kind != EntryKind.INHERITANCE_PAYOUT else None,
             order_id=order.id,
             booked_at=booked_at,
         )
-        for kind, amount, funder in _ledger_parts(order)
-        if amount > 0
+        for kind, amount, funder in parts
     ]
     if rows:
-        db.session.execute(db.insert(_ENTRIES), rows)
-    return sum(row["amount_fen"] for row in rows)
+        db.session.execute(_INSERT_ENTRIES, rows)
+    return amount
 
 
 def _ledger_parts(order: Order) -> tuple[tuple[str, int, str], ...]:
@@ -191,35 +229,19 @@ def review(
 
 
 def _credit(order: Order, payment: Payment) -> None:
-    """The order row changes first (a failure in the ledger write rolls both back), then its entries."""
+    """The order row changes first (a failure in the ledger write rolls both back), then its entries;
+    the order and its resident are locked already (`locked_for_credit`)."""
     paid = dict(
         status=OrderStatus.PAID, paid_at=payment.paid_at, channel=payment.channel, transaction_id=payment.transaction_id
     )
-    db.session.execute(db.update(_ORDERS).where(_ORDERS.c.id == order.id).values(paid))
+    params = {f"set_{name}": value for name, value in paid.items()}
+    params |= {"order_id": order.id, "account_of": order.resident_id}
+    closed = bool(db.session.execute(_MARK_PAID, params).scalar_one())
     # The loaded order as the row now is, with nothing left to flush. The session does not know it
     # changed: a failure must roll the whole transaction back (which expires it), never a savepoint.
     for name, value in paid.items():
         set_committed_value(order, name, value)
-    pass_on_if_closed(order, write_ledger(order))
-
-
-def pass_on_if_closed(order: Order, amount: int) -> None:
-    """Money reaching an account its inheritance already closed goes on to the heirs at once, as a
-    further inheritance entry of this order (R12), never left in the account."""
-    db.session.execute(_LOCKED_RESIDENT, {"resident_id": order.resident_id})
-    if amount and db.session.execute(_CLOSED, {"resident_id": order.resident_id}).scalar_one():
-        db.session.add(
-            LedgerEntry(
-                resident_id=order.resident_id,
-                year=order.year,
-                kind=EntryKind.INHERITANCE_PAYOUT,
-                amount_fen=-amount,
-                funder=Funder.INHERITANCE,
-                order_id=order.id,
-                booked_at=clock().now(),
-            )
-        )
-        db.session.flush()
+    write_ledger(order, closed)
 
 
 def _already_paid(order: Order, payment: Payment, source: str) -> Result:
@@ -276,11 +298,6 @@ def _live_rival(order: Order) -> Order | None:
         Order.id != order.id,
     )
     return db.session.execute(query.with_for_update()).scalars().first()
-
-
-def _transaction_taken(transaction_id: str, order: Order) -> bool:
-    """Whether another order already holds this transaction (the unique column would refuse it)."""
-    return db.session.execute(_TAKEN, {"transaction_id": transaction_id, "order_id": order.id}).first() is not None
 
 
 def _flagged(kind: Outcome, payment: Payment, source: str, order: Order | None, reason: str) -> Result:

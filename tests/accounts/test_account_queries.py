@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 
 import pytest
@@ -10,6 +9,7 @@ from sqlalchemy import event
 
 from models import LedgerEntry, db
 from tests.support import factories
+from tests.support.database import counted
 
 MAX_STATEMENTS = 8
 PATHS = ("account", "ledger", "ledger?page=2", "ledger?year=2027")
@@ -40,23 +40,6 @@ def residents(app):
         made = {years: _resident_with_years(years) for years in (6, 30)}
         db.session.commit()
         return made
-
-
-@contextlib.contextmanager
-def counted(app):
-    """Collect the SQL statements the app's engine executes inside the block."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _statements(app, client, resident_id: str, headers: dict, path: str) -> list[str]:

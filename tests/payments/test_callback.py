@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import secrets
 
 import pytest
@@ -18,6 +19,7 @@ from miniapp_api.core import devkeys
 from miniapp_api.payments import callback
 from models import RejectedDelivery, SeenNonce, db
 from tests.support import payments as pf
+from tests.support.database import counted
 from tests.support.factories import pending_order, resident
 from tests.support.live_server import serve
 from tests.support.skipping import unavailable
@@ -360,3 +362,31 @@ def test_the_sandbox_callback_credits_once_even_when_delivered_twice(app, sandbo
         order = pf.order(order_no)
         assert (order.status, order.channel) == ("paid", "e_tax") and len(pf.entries(order.id)) == 2
         assert [d.outcome for d in pf.inbox()] == ["credited", "duplicate"]
+
+
+def test_a_payment_is_credited_in_four_statements_and_a_duplicate_in_two(app, client, key, order_no):
+    """Each statement is a round trip of worker and database CPU: the order with its resident and the
+    transaction check in one, the order marked paid with the account's closed check in one, the entries
+    in one, the inbox row (after the nonce)."""
+    payload = pf.raw(pf.body(order_no))
+    with app.app_context():  # the engine's first connection sets up the dialect: not the callback's doing
+        db.session.execute(db.select(1))
+    with counted(app) as credited:
+        assert pf.post(client, key, payload).status_code == 200
+    with counted(app) as duplicate:
+        assert pf.post(client, key, payload).status_code == 200
+    assert outcomes(app) == ["credited", "duplicate"]
+    credited, duplicate = (_touched(statements) for statements in (credited, duplicate))
+    assert credited == [
+        ("SELECT", "orders"),
+        ("UPDATE", "orders"),
+        ("INSERT", "ledger_entries"),
+        ("INSERT", "callback_deliveries"),
+    ]
+    assert duplicate == [("SELECT", "orders"), ("INSERT", "callback_deliveries")]
+
+
+def _touched(statements: list[str]) -> list[tuple[str, str]]:
+    """(verb, first table) of each statement, the nonce store's left out (Redis in production)."""
+    touched = [(s.split()[0], re.search(r"(?:FROM|INTO|UPDATE)\s+(\w+)", s).group(1)) for s in statements]
+    return [(verb, table) for verb, table in touched if table != "seen_nonces"]

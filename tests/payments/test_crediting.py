@@ -205,7 +205,7 @@ def test_a_failure_between_order_and_ledger_leaves_nothing_and_the_retry_credits
     order_no, order_id = make_order(app)
     changed = []
 
-    def broken_ledger(order):
+    def broken_ledger(order, closed):
         changed.append(pf.order(order.order_no).status)  # the order row was already updated in the transaction
         raise RuntimeError("disk full")
 

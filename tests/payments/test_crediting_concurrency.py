@@ -19,7 +19,7 @@ from models import CallbackDelivery, EntryKind, Funder, LedgerEntry, Order, Resi
 from tests.support import payments as pf
 from tests.support.concurrency import at_once
 from tests.support.constants import DEFAULT_NOW, ROOT, SANDBOX_TAX_KEY
-from tests.support.factories import paid_order, pending_order, resident
+from tests.support.factories import pending_order, resident
 from tests.support.live_server import serve
 from tests.support.waiting import free_port, wait_until_up
 
@@ -157,19 +157,18 @@ def test_a_race_past_the_row_lock_is_stopped_by_the_unique_constraints(app, clie
     """Another worker credits between our read and our write: the ledger's unique index refuses the
     second set of entries, the callback rolls back, re-reads and answers SUCCESS."""
     order_no, order_id = new_order(app)
-    payment = payments.Payment(order_no, "4200RACE", 100000, pf.NOW, "wechat")
     raced = []
 
-    def unlocked(out_order_no: str):
-        order = db.session.execute(db.select(Order).where(Order.order_no == out_order_no)).scalar_one()
+    def unlocked(payment: payments.Payment):
+        order = db.session.execute(db.select(Order).where(Order.order_no == payment.out_order_no)).scalar_one()
         if not raced:
             raced.append(True)
             with app.app_context():  # a second worker: its own session and connection
                 payments.credit_payment(payment, "callback")
                 db.session.commit()
-        return order
+        return order, False
 
-    monkeypatch.setattr(payments, "locked_order", unlocked)
+    monkeypatch.setattr(payments, "locked_for_credit", unlocked)
     answer = pf.post(client, key, pf.raw(pf.body(order_no, transaction_id="4200RACE")))
     assert answer.status_code == 200 and answer.get_json() == {"code": "SUCCESS"}
     assert_credited_once(app, order_id)
@@ -181,10 +180,9 @@ def test_money_waiting_for_the_resident_lock_sees_the_inheritance_committed_mean
     """A benefits run holds the resident row while it closes the account; crediting waits for that lock
     and must then see the closing entry, whatever snapshot its waiting statement started with."""
     with pg_app.app_context():
-        owner = resident()
-        order = paid_order(owner)
+        order = pending_order(resident())
         db.session.commit()
-        resident_id, order_id = owner.id, order.id
+        resident_id, order_id, order_no = order.resident_id, order.id, order.order_no
     run = pg_app.app_context()
     run.push()
     db.session.execute(db.select(Resident.id).where(Resident.id == resident_id).with_for_update())
@@ -192,7 +190,8 @@ def test_money_waiting_for_the_resident_lock_sees_the_inheritance_committed_mean
 
     def credit():
         with pg_app.app_context():
-            payments.pass_on_if_closed(db.session.get(Order, order_id), 12000)
+            payment = payments.Payment(order_no, "4200HEIRS", 100000, pf.NOW, "wechat")
+            assert payments.credit_payment(payment, "callback").outcome == "credited"
             db.session.commit()
             passed_on.extend(db.session.scalars(
                 db.select(LedgerEntry.amount_fen).where(LedgerEntry.order_id == order_id,
@@ -207,4 +206,4 @@ def test_money_waiting_for_the_resident_lock_sees_the_inheritance_committed_mean
     db.session.commit()
     run.pop()
     crediting.join(10)
-    assert passed_on == [-12000]
+    assert passed_on == [-120000]
