@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Row, func, null, union_all
+from sqlalchemy import ColumnElement, Row, Select, func
 
 from miniapp_api.benefits import monthly
 from miniapp_api.core import rulebook
@@ -66,20 +66,19 @@ LEDGER_COLUMNS = [
     *(_ENTRIES.c[name] for name in ("id", "year", "kind", "amount_fen", "funder", "payer", "booked_at")),
     _ORDERS.c.order_no,
 ]
-# The account's live orders (rulebook's columns, `amount_fen` NULL) and then one row per entry kind with
-# its sum (`status` NULL) in one statement: a round trip less on every visit.
-_ORDERS_AND_SUMS = union_all(
-    rulebook.LIVE_ORDERS_OF_ONE.add_columns(null().label("amount_fen")),
-    db.select(
-        _ENTRIES.c.resident_id,
-        null().label("year"),
-        _ENTRIES.c.kind,
-        *(null().label(name) for name in ("status", "years", "tier_fen", "expires_at")),
-        func.sum(_ENTRIES.c.amount_fen),
+
+
+def account_reads(resident_id: ColumnElement) -> dict[str, Select]:
+    """What an account read needs besides the resident (`identity.access.reads_with_resident`): their
+    live orders (rulebook's columns) and one row per entry kind with its sum."""
+    sums = (
+        db.select(_ENTRIES.c.kind, func.sum(_ENTRIES.c.amount_fen).label("amount_fen"))
+        .where(_ENTRIES.c.resident_id == resident_id)
+        .group_by(_ENTRIES.c.kind)
     )
-    .where(_ENTRIES.c.resident_id == db.bindparam("resident_id"))
-    .group_by(_ENTRIES.c.resident_id, _ENTRIES.c.kind),
-)
+    return {"orders": rulebook.live_orders_of(resident_id), "sums": sums}
+
+
 _PAGE = (
     db.select(*LEDGER_COLUMNS)
     .select_from(_ENTRIES.outerjoin(_ORDERS, _ORDERS.c.id == _ENTRIES.c.order_id))
@@ -90,10 +89,11 @@ _PAGE = (
 )
 
 
-def account(resident: Resident | Row) -> Account:
-    """The account: balance by source, paid years, status, eligibility and the benefit estimate."""
+def account(resident: Resident | Row, rows: dict[str, list[Row]]) -> Account:
+    """The account from the resident and the rows of `account_reads`: balance by source, paid years,
+    status, eligibility and the benefit estimate."""
     standard, facts = rulebook.standard(), rulebook.facts_from_snapshot(resident)
-    orders, sums = orders_and_totals(resident)
+    orders, sums = rows["orders"], totals({row.kind: row.amount_fen for row in rows["sums"]})
     history, today = rulebook.history_of(orders, clock().now()), clock().today()
     estimate = benefit(resident, standard, facts, history, sums.balance_fen, latest_tier(orders))
     return Account(
@@ -123,13 +123,6 @@ def benefit(
         pension = monthly.pension_in_payment(resident, today.replace(day=1))
         return benefits.in_payment(standard, facts, pension, resident.benefit_started_on, today)
     return benefits.estimate_benefit(standard, facts, history, balance_fen, clock().now(), tier_fen)
-
-
-def orders_and_totals(resident: Resident | Row) -> tuple[list[Row], AccountTotals]:
-    """The resident's live orders (as `rulebook.live_orders`) and their account's sums, in one query."""
-    rows = db.session.execute(_ORDERS_AND_SUMS, {"resident_id": resident.id}).all()
-    sums = {row.kind: row.amount_fen for row in rows if row.status is None}
-    return [row for row in rows if row.status is not None], totals(sums)
 
 
 def totals(rows: dict[str, int | None]) -> AccountTotals:

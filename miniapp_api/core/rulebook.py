@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import Row, or_
+from sqlalchemy import ColumnElement, Row, Select, or_
 
 from integrations.agency import RegistryRecord
 from miniapp_api.core.clock import clock
@@ -87,8 +87,15 @@ _LIVE = or_(*(_ORDERS.c.status == status for status in OrderStatus.live()))
 _LIVE_ORDERS = db.select(*_HISTORY_COLUMNS).where(
     _ORDERS.c.resident_id.in_(db.bindparam("resident_ids", expanding=True)), _LIVE
 )
-# One resident's (an account read), by equality for the same reason.
-LIVE_ORDERS_OF_ONE = db.select(*_HISTORY_COLUMNS).where(_ORDERS.c.resident_id == db.bindparam("resident_id"), _LIVE)
+
+
+def live_orders_of(resident_id: ColumnElement) -> Select:
+    """One resident's live orders (`resident_id` a value's bindparam or a subquery), by equality for
+    the same reason."""
+    return db.select(*_HISTORY_COLUMNS).where(_ORDERS.c.resident_id == resident_id, _LIVE)
+
+
+LIVE_ORDERS_OF_ONE = live_orders_of(db.bindparam("resident_id"))
 
 
 def live_orders_by_resident(resident_ids: list[int]) -> dict[int, list[Row]]:

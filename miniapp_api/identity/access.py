@@ -7,13 +7,15 @@ so nobody learns whether the resident exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache, wraps
 from typing import Any, TypeVar
 
 from flask import g
-from sqlalchemy import Exists, Row, Select, bindparam
+from sqlalchemy import ColumnElement, Exists, Row, Select, bindparam
 
+from miniapp_api.core import stacked
 from miniapp_api.core.errors import ApiError
 from miniapp_api.core.readonly import read_only
 from miniapp_api.identity.auth import caller_subject, check_generation, claimed_user_id, current_user
@@ -108,23 +110,56 @@ _READABLE = (
 )
 
 
-def resident_read(view):
+# The resident of the URL, for the reads that go with `_READABLE` in one statement.
+_RESIDENT_OF_URL = db.select(_RESIDENTS.c.id).where(_RESIDENTS.c.public_id == db.bindparam("public_id"))
+
+
+@dataclass(frozen=True)
+class Reads:
+    """A view's reads stacked with the resident's (`core.stacked`): the whole view in one round trip."""
+
+    statement: stacked.Stacked
+    names: tuple[str, ...]
+
+
+def reads_with_resident(parts: Callable[[ColumnElement], Mapping[str, Select]]) -> Reads:
+    """The view's reads (`parts` of the resident's id, as a column), built once, with the resident's.
+    They run before the caller is authorized; nothing of them is seen unless the caller is."""
+    built = parts(_RESIDENT_OF_URL.scalar_subquery())
+    return Reads(stacked.stacked({"resident": _READABLE, **built}), tuple(built))
+
+
+_RESIDENT_ONLY = reads_with_resident(lambda _: {})
+
+
+def resident_read(view=None, *, reads: Reads | None = None):
     """`resident_scoped` for a view that only reads: the resident as a row of its columns, and the
-    view's statements outside a transaction (`read_only`)."""
+    view's statements outside a transaction (`read_only`). With `reads`, the view also gets `rows`:
+    the rows of each of their parts, fetched in the resident's statement."""
+    if view is None:
+        return lambda view: resident_read(view, reads=reads)
 
     @wraps(view)
     @read_only
     def wrapper(*args, resident_id: str, **kwargs):
-        return view(*args, resident=_readable(resident_id), **kwargs)
+        resident, rows = _readable(resident_id, reads or _RESIDENT_ONLY)
+        return view(*args, resident=resident, **({"rows": rows} if reads else {}), **kwargs)
 
     wrapper.resident_scoped = True  # type: ignore[attr-defined]
     return wrapper
 
 
-def _readable(resident_id: str) -> Row:
-    """The resident's row if the caller may act for them; in `resident_scoped`'s order: 404 for an
-    unknown resident, then 401 for a missing or bad token, then 404 unless self or an active link."""
-    row = db.session.execute(_READABLE, {"user_id": claimed_user_id(), "public_id": resident_id}).first()
+def _readable(resident_id: str, reads: Reads) -> tuple[Row, dict[str, list[Row]]]:
+    """The resident's row if the caller may act for them, and the rows of `reads`, in one statement;
+    in `resident_scoped`'s order: 404 for an unknown resident, then 401 for a missing or bad token,
+    then 404 unless self or an active link."""
+    params = {"user_id": claimed_user_id(), "public_id": resident_id}
+    rows = stacked.fetched(reads.statement, params, ("resident", *reads.names))
+    resident = rows.pop("resident")
+    return _authorized(resident[0] if resident else None), rows
+
+
+def _authorized(row: Row | None) -> Row:
     if row is None:
         raise not_found()
     check_generation(row.caller_generation, caller_subject())

@@ -1,0 +1,64 @@
+"""core/stacked.py: several SELECTs in one statement, split again by part with their own types."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from miniapp_api.core import stacked
+from models import LedgerEntry, Order, Resident, db
+from tests.support import factories
+
+PAID_AT = dt.datetime(2027, 3, 1, 2, 30, tzinfo=dt.timezone.utc)
+PARTS = {
+    "resident": db.select(Resident.id, Resident.birth_date, Resident.categories),
+    "orders": db.select(Order.resident_id, Order.year, Order.paid_at, Order.tier_fen),
+    "sums": db.select(LedgerEntry.kind, db.func.sum(LedgerEntry.amount_fen).label("amount_fen")).group_by(
+        LedgerEntry.kind
+    ),
+    "nothing": db.select(Order.year, Order.status).where(Order.status == "no such status"),
+}
+
+
+@pytest.fixture
+def parts(app):
+    with app.app_context():
+        owner = factories.resident(categories=["low_income"])
+        for year in (2026, 2027):
+            factories.paid_order(owner, year=year, paid_at=PAID_AT)
+        db.session.commit()
+        statement = stacked.stacked(PARTS)
+        yield stacked.fetched(statement, {}, tuple(PARTS)), owner.id
+
+
+def test_each_part_gets_its_own_rows_with_their_types(parts):
+    rows, owner_id = parts
+    [resident] = rows["resident"]
+    assert (resident.id, resident.birth_date, resident.categories) == (owner_id, dt.date(1970, 5, 1), ["low_income"])
+    orders = sorted((o.resident_id, o.year, o.paid_at, o.tier_fen) for o in rows["orders"])
+    assert orders == [(owner_id, 2026, PAID_AT, 100000), (owner_id, 2027, PAID_AT, 100000)]
+    assert all(o.paid_at.tzinfo is not None for o in rows["orders"])  # the column's own type, not the pad's
+    assert sorted((s.kind, int(s.amount_fen)) for s in rows["sums"]) == [
+        ("government_subsidy", 40000),
+        ("personal", 200000),
+    ]
+
+
+def test_a_part_without_rows_is_there_empty_and_pads_are_null(parts):
+    rows, _ = parts
+    assert rows["nothing"] == []
+    assert all(o.birth_date is None and o.kind is None for o in rows["orders"])
+
+
+def test_a_shared_name_is_one_column(app):
+    statement = stacked.stacked(PARTS)
+    names = [column.key for column in statement.selected_columns]
+    assert names.count("year") == 1 and names[0] == stacked.PART
+    assert len(names) == len(set(names))
+
+
+def test_a_single_part_is_its_own_select_and_an_unnamed_column_is_refused():
+    assert "UNION" not in str(stacked.stacked({"orders": PARTS["orders"]}))
+    with pytest.raises(ValueError, match="needs a name"):
+        stacked.stacked({"sums": db.select(db.func.sum(LedgerEntry.amount_fen))})
