@@ -24,6 +24,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from miniapp_api.core import config as configuration  # noqa: E402
 from tests.support.waiting import free_port, wait_until_up  # noqa: E402
 
@@ -92,6 +93,7 @@ def gunicorn(app: str, env: dict, workers: int = WORKERS) -> Iterator[str]:
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout=90)
+            cpu.SERVERS[f"http://127.0.0.1:{port}"] = process.pid
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
@@ -147,14 +149,21 @@ def alternate(rounds: int, bases: dict[str, str], run: Callable[[str], Result]) 
     results: dict[str, list[Result]] = {name: [] for name in bases}
     for number in range(1, rounds + 1):
         for name, base in bases.items():
+            before = cpu.snapshot(base)
             result = run(base)
+            result.notes["cpu_ms"] = cpu.per_request(before, cpu.snapshot(base), result.requests)
             results[name].append(result)
             print(
                 f"  round {number} {name:<8} {result.rps:8.0f}/s  p50 {result.p50:6.1f} ms  p99 {result.p99:6.1f} ms"
-                f"  ({result.requests} requests, {result.failures} failed; load {load_average()})",
+                f"  ({result.requests} requests, {result.failures} failed; load {load_average()})"
+                f"  CPU a request: {_cpu_line(result.notes['cpu_ms'])}",
                 flush=True,
             )
     return results
+
+
+def _cpu_line(milliseconds: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.2f} ms" for name, value in milliseconds.items())
 
 
 def summary(label: str, results: dict[str, list[Result]]) -> str:
@@ -163,14 +172,17 @@ def summary(label: str, results: dict[str, list[Result]]) -> str:
     rate = {name: statistics.median(r.rps for r in runs) for name, runs in results.items()}
     p99 = {name: statistics.median(r.p99 for r in runs) for name, runs in results.items()}
     failures = sum(r.failures for runs in (project, floor) for r in runs)
+    cpu_ms = {name: statistics.median(sum(r.notes["cpu_ms"].values()) for r in runs) for name, runs in results.items()}
     return (
         f"| {label} | {rate['project']:.0f}/s | {p99['project']:.1f} ms | {rate['floor']:.0f}/s | "
-        f"{p99['floor']:.1f} ms | **{rate['project'] / rate['floor']:.2f}** | {failures} |"
+        f"{p99['floor']:.1f} ms | **{rate['project'] / rate['floor']:.2f}** | "
+        f"{cpu_ms['project']:.2f} / {cpu_ms['floor']:.2f} ms | {failures} |"
     )
 
 
 TABLE_HEADER = (
-    "| endpoint | project | project p99 | floor | floor p99 | ratio | failed |\n|---|---:|---:|---:|---:|---:|---:|"
+    "| endpoint | project | project p99 | floor | floor p99 | ratio | CPU a request, project / floor | failed |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,34 @@ def test_the_registry_benchmark_runs_both_passes_through_the_agencys_json(databa
     ]  # fmt: skip
     assert all("of a reader process" in line for line in timed)
     assert done.stdout.splitlines()[-1].startswith("full load / floor: ")
+
+
+MASTER = """
+import subprocess, sys
+print("ready", flush=True)
+input()
+burn = "import time\\nend = time.process_time() + 0.3\\nwhile time.process_time() < end: pass\\ninput()"
+worker = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE)
+input()
+worker.communicate(b"\\n")
+"""
+
+
+def test_cpu_a_request_counts_a_server_and_its_workers(monkeypatch):
+    """bench/cpu.py: a server's CPU is its master's and its children's, per request between snapshots:
+    here a master that sleeps while its worker burns 0.3 s of CPU."""
+    from bench import cpu
+
+    master = subprocess.Popen([sys.executable, "-c", MASTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert master.stdout.readline() == "ready\n"
+        monkeypatch.setitem(cpu.SERVERS, "http://server", master.pid)
+        before = cpu.snapshot("http://server")
+        master.stdin.write("\n")
+        master.stdin.flush()
+        time.sleep(1.5)  # the worker is done burning, and still alive (waiting on stdin)
+        spent = cpu.per_request(before, cpu.snapshot("http://server"), 10)
+    finally:
+        master.communicate("\n", timeout=10)
+    assert set(spent) == {"server", "postgres", "load"}
+    assert 30 <= spent["server"] < 90, spent  # 0.3 s and the worker's start-up, over 10 requests
