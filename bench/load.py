@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from bench.harness import Result
 
 TIMEOUT = 30.0
+WINDOW = 10  # seconds: the sustained run's p99 is also given per window of its schedule
 
 
 @dataclass(frozen=True)
@@ -79,20 +80,24 @@ async def _once(base: str, requests: Sequence[Request], connections: int) -> Res
 
 
 def at_rate(base: str, requests: Sequence[Request], rate: float) -> Result:
-    """The requests in order, started `rate` a second on schedule (open loop); p99 per label in notes."""
+    """The requests in order, started `rate` a second on schedule (open loop); in notes, the p99 per label
+    and per WINDOW seconds of the schedule (a backlog shows as a run of high windows, a slow path as
+    one label)."""
     return asyncio.run(_at_rate(base, requests, rate))
 
 
 async def _at_rate(base: str, requests: Sequence[Request], rate: float) -> Result:
     url = urlsplit(base)
     by_label: dict[str, list[float]] = {}
+    by_window: dict[int, list[float]] = {}
     latencies, statuses = [], Counter()
 
-    async def one(request: Request) -> None:
+    async def one(request: Request, window: int) -> None:
         status, took = await _send(url.hostname or "127.0.0.1", url.port or 80, request)
         statuses[status] += 1
         latencies.append(took)
         by_label.setdefault(request.label, []).append(took)
+        by_window.setdefault(window, []).append(took)
 
     started = time.perf_counter()
     tasks = []
@@ -100,7 +105,10 @@ async def _at_rate(base: str, requests: Sequence[Request], rate: float) -> Resul
         delay = started + number / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(request)))
+        tasks.append(asyncio.create_task(one(request, int(number / rate // WINDOW))))
     await asyncio.gather(*tasks)
     labels = {label: _result(values, Counter(), 1).p99 for label, values in by_label.items()}
-    return _result(latencies, statuses, time.perf_counter() - started, labels)
+    windows = [_result(by_window[w], Counter(), 1).p99 for w in sorted(by_window)]
+    result = _result(latencies, statuses, time.perf_counter() - started, labels)
+    result.notes["windows"] = windows
+    return result

@@ -137,6 +137,9 @@ def report(app, idle: harness.Result, sustained: harness.Result) -> int:
     )
     print(f"statuses  {sustained.notes['statuses']}")
     print("p99 by kind (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(sustained.notes["labels"].items())))
+    windows = sustained.notes["windows"]
+    print(f"p99 each {load.WINDOW} s (ms): " + ", ".join(f"{p99:.0f}" for p99 in windows))
+    print(f"windows   {sum(p99 <= 2 * idle.p99 for p99 in windows)} of {len(windows)} within 2x the idle p99")
     passed = once and within and not sustained.failures
     print(f"verdict   {'PASS' if passed else 'FAIL'} (nothing failed: {not sustained.failures}, within 2x: {within})")
     return 0 if passed else 1

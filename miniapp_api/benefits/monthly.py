@@ -436,7 +436,7 @@ def close(run: Run, dead: list[Person]) -> Counter[str]:
 
 
 def _lock_and_reread_balances(dead: list[Person]) -> None:
-    """Lock the residents (crediting takes the same lock, payments/crediting.pass_on_if_closed) and read
+    """Lock the residents (crediting takes the same lock, payments/crediting.locked_for_credit) and read
     their balances again: money credited before the lock is in the inheritance, after it is passed on."""
     ids = [p.id for p in dead]
     db.session.execute(select(Resident.id).where(Resident.id.in_(ids)).with_for_update())

@@ -111,7 +111,7 @@ def recovered(payment: Payment, error: IntegrityError) -> Result:
 # The statements of a crediting, built once: every callback runs them (ORM flushes of the same rows
 # cost three times the CPU, and a callback is mostly CPU on this path), as few as the rules allow:
 # each round trip is CPU of the worker and of the database.
-_ORDERS, _ENTRIES, _RESIDENTS = Order.__table__, LedgerEntry.__table__, Resident.__table__
+_ORDERS, _ENTRIES = Order.__table__, LedgerEntry.__table__
 _LOCKED_ORDER = (
     db.select(Order)
     .where(Order.order_no == db.bindparam("order_no"))
@@ -128,16 +128,17 @@ _TAKEN = (
     .correlate(Order)
     .exists()
 )
-# The order row and its resident's, in one statement. The resident row is the lock a benefits run
+# The resident's row and the order's, in one statement, the resident's first (PostgreSQL takes the
+# locks of `FOR UPDATE OF` in the order of its list). The resident row is the lock a benefits run
 # takes before it closes the account (benefits/monthly.close), so one of the two waits, and a payment
-# never lands between the run's balance and its inheritance entry. Nothing can deadlock on the pair:
-# a benefits run locks only residents, `payments settle` only orders, and every crediting takes both
-# with this one statement.
+# never lands between the run's balance and its inheritance entry. Resident before order is the order
+# every path takes (placing an order locks the resident, then expires its stale orders; a late payment
+# locks its rival order after both), so no two of them wait for each other in a cycle.
 _LOCKED_FOR_CREDIT = (
     db.select(Order, _TAKEN.label("taken"))
     .join(Resident, Resident.id == Order.resident_id)
     .where(Order.order_no == db.bindparam("order_no"))
-    .with_for_update(of=(Order, Resident))
+    .with_for_update(of=(Resident, Order))
     .execution_options(populate_existing=True)
 )
 # Whether the account is already closed, asked by the statement that marks the order paid: it starts

@@ -38,7 +38,7 @@ def test_each_part_gets_its_own_rows_with_their_types(parts):
     assert (resident.id, resident.birth_date, resident.categories) == (owner_id, dt.date(1970, 5, 1), ["low_income"])
     orders = sorted((o.resident_id, o.year, o.paid_at, o.tier_fen) for o in rows["orders"])
     assert orders == [(owner_id, 2026, PAID_AT, 100000), (owner_id, 2027, PAID_AT, 100000)]
-    assert all(o.paid_at.tzinfo is not None for o in rows["orders"])  # the column's own type, not the pad's
+    assert all(o.paid_at.tzinfo is not None for o in rows["orders"])  # typed by the first part's cast pad
     assert sorted((s.kind, int(s.amount_fen)) for s in rows["sums"]) == [
         ("government_subsidy", 40000),
         ("personal", 200000),

@@ -207,3 +207,43 @@ def test_money_waiting_for_the_resident_lock_sees_the_inheritance_committed_mean
     run.pop()
     crediting.join(10)
     assert passed_on == [-120000]
+
+
+@pytest.mark.postgres_only
+def test_a_late_payment_and_its_rivals_payment_at_once_do_not_deadlock(pg_app, monkeypatch):
+    """Expired order A is paid late while the payment of its rival, pending order B of the same year,
+    arrives: A's crediting holds the resident and goes on to lock B, while B's waits. Both take the
+    resident before the order, so B's waits without holding B, and neither delivery fails."""
+    with pg_app.app_context():
+        owner = resident()
+        late = pending_order(owner, status="expired", created_at=pf.NOW - dt.timedelta(hours=2))
+        rival = pending_order(owner)
+        db.session.commit()
+        late_no, rival_no = late.order_no, rival.order_no
+    outcomes: dict[str, str] = {}
+    errors: list[Exception] = []
+
+    def credit(order_no: str) -> None:
+        with pg_app.app_context():
+            try:
+                payment = payments.Payment(order_no, f"4200{order_no[-8:]}", 100000, pf.NOW, "wechat")
+                outcomes[order_no] = payments.credit_payment(payment, "callback").outcome
+                db.session.commit()
+            except Exception as error:  # a deadlock, reported by PostgreSQL to one of the two
+                db.session.rollback()
+                errors.append(error)
+
+    rivals_payment = threading.Thread(target=credit, args=(rival_no,))
+    live_rival = payments._live_rival
+
+    def rival_once_its_payment_waits(order):
+        if order.order_no == late_no:  # (B's crediting asks too, once it finds B closed in its favour)
+            rivals_payment.start()
+            rivals_payment.join(1.0)  # now waiting for our locks
+        return live_rival(order)
+
+    monkeypatch.setattr(payments, "_live_rival", rival_once_its_payment_waits)
+    credit(late_no)
+    rivals_payment.join(15)
+    assert errors == []
+    assert outcomes == {late_no: "credited_late", rival_no: "double_payment"}
