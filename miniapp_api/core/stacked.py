@@ -5,7 +5,7 @@ name in `part`. A pad is cast to the type of the column it stands for: PostgreSQ
 columns branch by branch, and the result's types are then right whichever part comes first. A
 column name two parts share is one column, of the first part's type. A request on a box where the
 worker and the database share the cores spends much of a round trip switching between them, so
-the reads of a page view go together (docs/performance.md, "Account lookup").
+the reads of a page view go together (docs/performance.md, "Against the floor", 2026-12-04).
 
 No library does this (SQLAlchemy has no multi-statement result, and psycopg's pipeline mode is not
 reachable through SQLAlchemy's execution), hence this small module.
