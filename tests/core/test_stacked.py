@@ -51,7 +51,7 @@ def test_a_part_without_rows_is_there_empty_and_pads_are_null(parts):
     assert all(o.birth_date is None and o.kind is None for o in rows["orders"])
 
 
-def test_a_shared_name_is_one_column(app):
+def test_a_shared_name_is_one_column():
     statement = stacked.stacked(PARTS)
     names = [column.key for column in statement.selected_columns]
     assert names.count("year") == 1 and names[0] == stacked.PART

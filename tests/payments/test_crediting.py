@@ -10,7 +10,7 @@ import pytest
 from miniapp_api.payments import crediting as payments
 from models import LedgerEntry, db
 from tests.support import payments as pf
-from tests.support.factories import paid_order, pending_order, resident
+from tests.support.factories import expired_order, paid_order, pending_order, resident
 
 
 def make_order(app, **fields) -> tuple[str, int]:
@@ -164,12 +164,7 @@ def test_success_after_local_expiry_is_credited_and_flagged(app, client, key, st
 
 
 def test_a_late_payment_closes_a_newer_pending_order_of_the_same_year(app, client, key):
-    with app.app_context():
-        owner = resident()
-        late = pending_order(owner, status="expired", created_at=pf.NOW - dt.timedelta(hours=2))
-        newer = pending_order(owner)
-        db.session.commit()
-        late_no, newer_no = late.order_no, newer.order_no
+    late_no, newer_no = pf.late_and_newer(app)
     assert pf.post(client, key, pf.raw(pf.body(late_no))).status_code == 200
     with app.app_context():
         assert pf.order(late_no).status == "paid"
@@ -179,7 +174,7 @@ def test_a_late_payment_closes_a_newer_pending_order_of_the_same_year(app, clien
 def test_a_late_payment_for_a_year_already_paid_is_a_double_payment(app, client, key):
     with app.app_context():
         owner = resident()
-        late = pending_order(owner, status="expired", created_at=pf.NOW - dt.timedelta(hours=2))
+        late = expired_order(owner)
         paid_order(owner)
         db.session.commit()
         late_no, late_id = late.order_no, late.id

@@ -214,12 +214,7 @@ def test_a_late_payment_and_its_rivals_payment_at_once_do_not_deadlock(pg_app, m
     """Expired order A is paid late while the payment of its rival, pending order B of the same year,
     arrives: A's crediting holds the resident and goes on to lock B, while B's waits. Both take the
     resident before the order, so B's waits without holding B, and neither delivery fails."""
-    with pg_app.app_context():
-        owner = resident()
-        late = pending_order(owner, status="expired", created_at=pf.NOW - dt.timedelta(hours=2))
-        rival = pending_order(owner)
-        db.session.commit()
-        late_no, rival_no = late.order_no, rival.order_no
+    late_no, rival_no = pf.late_and_newer(pg_app)
     outcomes: dict[str, str] = {}
     errors: list[Exception] = []
 

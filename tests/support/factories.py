@@ -107,6 +107,11 @@ def pending_order(
     return order
 
 
+def expired_order(owner: Resident, **fields) -> Order:
+    """An order that expired unpaid (created two hours before NOW)."""
+    return pending_order(owner, status="expired", created_at=T0 - dt.timedelta(hours=2), **fields)
+
+
 def paid_order(
     owner: Resident,
     year: int = 2027,

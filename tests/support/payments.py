@@ -15,7 +15,7 @@ from integrations.tax_bureau import TaxOrderRequest
 from miniapp_api.core import clients, devkeys
 from models import CallbackDelivery, LedgerEntry, Order, ReviewItem, db
 from tests.support.constants import NOTIFY_PATH, NOW
-from tests.support.factories import new_id_number
+from tests.support.factories import expired_order, new_id_number, pending_order, resident
 
 UNREACHABLE = "http://127.0.0.1:9" + NOTIFY_PATH  # callbacks that never arrive: settle/reconcile must act
 NOW_TS = int(NOW.timestamp())
@@ -112,3 +112,12 @@ def inbox() -> list[CallbackDelivery]:
 
 def order(order_no: str) -> Order:
     return db.session.execute(db.select(Order).where(Order.order_no == order_no)).scalar_one()
+
+
+def late_and_newer(app) -> tuple[str, str]:
+    """The numbers of an expired order and of a newer pending one of the same resident and year."""
+    with app.app_context():
+        owner = resident()
+        late, newer = expired_order(owner), pending_order(owner)
+        db.session.commit()
+        return late.order_no, newer.order_no
