@@ -9,6 +9,12 @@ from miniapp_api.identity.access import reads_with_resident, resident_read
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1/residents", description="Account lookup")
 ACCOUNT_READS = reads_with_resident(service.account_reads)
+LEDGER_READS = {by_year: reads_with_resident(service.ledger_reads(by_year)) for by_year in (False, True)}
+
+
+def ledger_reads(query: dict):
+    """The ledger page's read for this query, with its bind parameters."""
+    return LEDGER_READS[query.get("year") is not None], service.page_params(query.get("year"), query["page"])
 
 
 @bp.get("/<resident_id>/account")
@@ -20,9 +26,9 @@ def account(resident, rows):
 
 
 @bp.get("/<resident_id>/ledger")
-@resident_read
 @bp.arguments(LedgerQuerySchema, location="query")
+@resident_read(reads=ledger_reads)
 @bp.response(200, LedgerPageSchema)
-def ledger(query, resident):
+def ledger(query, resident, rows):
     """Account entries, newest first, 20 a page; filter by `year`."""
-    return service.ledger_page(resident, query.get("year"), query["page"])
+    return service.ledger_page(rows["entries"], query["page"])

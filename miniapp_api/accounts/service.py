@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Row, Select, func
@@ -79,14 +79,23 @@ def account_reads(resident_id: ColumnElement) -> dict[str, Select]:
     return {"orders": rulebook.live_orders_of(resident_id), "sums": sums}
 
 
-_PAGE = (
-    db.select(*LEDGER_COLUMNS)
-    .select_from(_ENTRIES.outerjoin(_ORDERS, _ORDERS.c.id == _ENTRIES.c.order_id))
-    .where(_ENTRIES.c.resident_id == db.bindparam("resident_id"))
-    .order_by(_ENTRIES.c.booked_at.desc(), _ENTRIES.c.id.desc())
-    .limit(PAGE_SIZE + 1)
-    .offset(db.bindparam("offset"))
-)
+def ledger_reads(by_year: bool) -> Callable[[ColumnElement], dict[str, Select]]:
+    """A ledger page's read besides the resident (`identity.access.reads_with_resident`): a page of
+    entries with their order's number, newest first, one more than a page (so the next is known);
+    bind parameters `offset` and, `by_year`, `year` (`page_params`)."""
+
+    def parts(resident_id: ColumnElement) -> dict[str, Select]:
+        entries = _ENTRIES.outerjoin(_ORDERS, _ORDERS.c.id == _ENTRIES.c.order_id)
+        query = db.select(*LEDGER_COLUMNS).select_from(entries).where(_ENTRIES.c.resident_id == resident_id)
+        if by_year:
+            query = query.where(_ENTRIES.c.year == db.bindparam("year"))
+        page = query.order_by(*_NEWEST_FIRST).limit(PAGE_SIZE + 1).offset(db.bindparam("offset")).subquery("page")
+        return {"entries": db.select(*page.c)}  # a stacked part has no ORDER BY or LIMIT of its own
+
+    return parts
+
+
+_NEWEST_FIRST = (_ENTRIES.c.booked_at.desc(), _ENTRIES.c.id.desc())
 
 
 def account(resident: Resident | Row, rows: dict[str, list[Row]]) -> Account:
@@ -132,10 +141,15 @@ def totals(rows: dict[str, int | None]) -> AccountTotals:
     return AccountTotals(by_source, sum(int(value or 0) for value in rows.values()))
 
 
-def ledger_page(resident: Resident | Row, year: int | None, page: int) -> LedgerPage:
-    """One page of entries with their orders, newest first, and the next page number (None on the last)."""
-    query = _PAGE if year is None else _PAGE.where(_ENTRIES.c.year == year)
-    rows = db.session.execute(query, {"resident_id": resident.id, "offset": (page - 1) * PAGE_SIZE}).all()
+def page_params(year: int | None, page: int) -> dict[str, int]:
+    """The bind parameters of `ledger_reads` for one page, filtered by `year` when given."""
+    return {"offset": (page - 1) * PAGE_SIZE} | ({} if year is None else {"year": year})
+
+
+def ledger_page(entries: list[Row], page: int) -> LedgerPage:
+    """The page from the rows of `ledger_reads` (a union's rows come in no set order: sorted here, newest
+    first as the page's read chose them) and the next page number (None on the last)."""
+    rows = sorted(entries, key=lambda entry: (entry.booked_at, entry.id), reverse=True)
     return LedgerPage(rows[:PAGE_SIZE], page + 1 if len(rows) > PAGE_SIZE else None)
 
 

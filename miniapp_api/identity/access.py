@@ -130,30 +130,35 @@ def reads_with_resident(parts: Callable[[ColumnElement], Mapping[str, Select]]) 
 
 
 _RESIDENT_ONLY = reads_with_resident(lambda _: {})
+# A view's reads: fixed, or chosen with their bind parameters from the view's parsed arguments.
+ReadsFor = Reads | Callable[..., tuple[Reads, Mapping[str, Any]]]
 
 
-def resident_read(view=None, *, reads: Reads | None = None):
+def resident_read(view=None, *, reads: ReadsFor | None = None):
     """`resident_scoped` for a view that only reads: the resident as a row of its columns, and the
     view's statements outside a transaction (`read_only`). With `reads`, the view also gets `rows`:
-    the rows of each of their parts, fetched in the resident's statement."""
+    the rows of each of their parts, fetched in the resident's statement. `reads` may be a function
+    of the view's parsed arguments choosing among statements built once (`bp.arguments` then goes
+    outside `resident_read`, so a malformed query is refused before the read)."""
     if view is None:
         return lambda view: resident_read(view, reads=reads)
 
     @wraps(view)
     @read_only
     def wrapper(*args, resident_id: str, **kwargs):
-        resident, rows = _readable(resident_id, reads or _RESIDENT_ONLY)
+        chosen, extra = reads(*args) if callable(reads) else (reads or _RESIDENT_ONLY, {})
+        resident, rows = _readable(resident_id, chosen, extra)
         return view(*args, resident=resident, **({"rows": rows} if reads else {}), **kwargs)
 
     wrapper.resident_scoped = True  # type: ignore[attr-defined]
     return wrapper
 
 
-def _readable(resident_id: str, reads: Reads) -> tuple[Row, dict[str, list[Row]]]:
+def _readable(resident_id: str, reads: Reads, extra: Mapping[str, Any]) -> tuple[Row, dict[str, list[Row]]]:
     """The resident's row if the caller may act for them, and the rows of `reads`, in one statement;
     in `resident_scoped`'s order: 404 for an unknown resident, then 401 for a missing or bad token,
     then 404 unless self or an active link."""
-    params = {"user_id": claimed_user_id(), "public_id": resident_id}
+    params = {**extra, "user_id": claimed_user_id(), "public_id": resident_id}
     rows = stacked.fetched(reads.statement, params, ("resident", *reads.names))
     resident = rows.pop("resident")
     return _authorized(resident[0] if resident else None), rows
