@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
+from functools import cache, cached_property
 from typing import Any
 
 
 def _freeze(instance: Any) -> None:
     """Accept any iterable for the set-valued fields (lists from JSON or queries)."""
-    for f in fields(instance):
-        value = getattr(instance, f.name)
-        if f.type.startswith("frozenset") and not isinstance(value, frozenset):
-            object.__setattr__(instance, f.name, frozenset(value))
-        elif f.type.startswith("tuple") and not isinstance(value, tuple):
-            object.__setattr__(instance, f.name, tuple(value))
+    for name, kind in _collections(type(instance)):
+        value = getattr(instance, name)
+        if not isinstance(value, kind):
+            object.__setattr__(instance, name, kind(value))
+
+
+@cache
+def _collections(cls: type) -> tuple[tuple[str, type], ...]:
+    """The frozenset- and tuple-valued fields of a facts class, with their type (read once: every account
+    lookup builds these)."""
+    kinds = {"frozenset": frozenset, "tuple": tuple}
+    return tuple(
+        (f.name, kind) for f in fields(cls) for prefix, kind in kinds.items() if str(f.type).startswith(prefix)
+    )
 
 
 @dataclass(frozen=True)
@@ -51,11 +60,12 @@ class ContributionHistory:
     def __post_init__(self) -> None:
         _freeze(self)
 
-    @property
+    # Computed once per history (the rules ask for them year by year); a frozen dataclass's fields never change.
+    @cached_property
     def normal_paid_years(self) -> frozenset[int]:
         return frozenset(self.normal_paid)
 
-    @property
+    @cached_property
     def covered_years(self) -> frozenset[int]:
         """Calendar years with a paid normal, proxy or back-payment contribution."""
         return self.normal_paid_years | self.back_paid_years | self.proxy_years

@@ -16,9 +16,9 @@ def birthday_in(birth_date: dt.date, year: int) -> dt.date:
 
 
 def age_on(birth_date: dt.date, day: dt.date) -> int:
-    """Completed years of age on `day` (the birthday itself counts as reached)."""
-    age = day.year - birth_date.year
-    return age if day >= birthday_in(birth_date, day.year) else age - 1
+    """Completed years of age on `day` (the birthday itself counts as reached; a 29 February birthday is
+    reached on 1 March in common years, as `birthday_in` says: comparing (month, day) gives the same)."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
 def first_of_next_month(day: dt.date) -> dt.date:

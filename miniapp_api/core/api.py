@@ -71,10 +71,14 @@ class Schema(ma.Schema):
         unknown = ma.RAISE
 
     def get_attribute(self, obj, attr, default):
-        """A row of a Core statement (the hot reads dump them) is read by attribute: marshmallow tries
-        `obj[attr]` first, which a row refuses with an exception, field by field."""
-        if isinstance(obj, Row) and "." not in attr:
-            return getattr(obj, attr, default)
+        """Plain dicts are read by key, rows of Core statements (the hot reads dump them), dataclasses and
+        models by attribute, in one step: marshmallow's own lookup checks each object's type field by
+        field and tries `obj[attr]` first, which a row refuses with an exception."""
+        if "." not in attr:
+            if type(obj) is dict:
+                return obj.get(attr, default)
+            if isinstance(obj, Row) or not hasattr(obj, "__getitem__"):
+                return getattr(obj, attr, default)
         return super().get_attribute(obj, attr, default)
 
     @ma.validates_schema

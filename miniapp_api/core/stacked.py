@@ -1,9 +1,12 @@
 """Several reads in one round trip: their SELECTs stacked into one UNION ALL, and split again.
 
 Each SELECT is padded with NULLs to the columns of all parts, by name, and tagged with its part's
-name in `part`. A pad is cast to the type of the column it stands for: PostgreSQL types a union's
-columns branch by branch, and the result's types are then right whichever part comes first. A
-column name two parts share is one column, of the first part's type. A request on a box where the
+name in `part`. The first part's pads are cast to the types of the columns they stand for: PostgreSQL
+types a union's columns pair by pair from the left, so once the first branch gives every column its
+type, a bare NULL anywhere later takes it (and SQLAlchemy types the result by the first branch too).
+Later pads stay bare so that the statement stays short: psycopg caches its conversion of a query
+only up to 4096 bytes, and converting a longer one costs every execution. A column name two parts
+share is one column, of the first part's type. A request on a box where the
 worker and the database share the cores spends much of a round trip switching between them, so
 the reads of a page view go together (docs/performance.md, "Against the floor", 2026-12-04).
 
@@ -34,7 +37,8 @@ def stacked(parts: Mapping[str, Select]) -> Stacked:
     branches = []
     for name, select in parts.items():
         own = {_name(column): column for column in select.selected_columns}
-        padded = [own[key].label(key) if key in own else cast(null(), kind).label(key) for key, kind in columns.items()]
+        pad = (lambda kind: cast(null(), kind)) if not branches else (lambda kind: null())
+        padded = [(own[key] if key in own else pad(kind)).label(key) for key, kind in columns.items()]
         branches.append(select.with_only_columns(literal_column(f"'{name}'").label(PART), *padded))
     return branches[0] if len(branches) == 1 else union_all(*branches)
 
