@@ -10,7 +10,8 @@ from typing import Any
 
 def _freeze(instance: Any) -> None:
     """Accept any iterable for the set-valued fields (lists from JSON or queries)."""
-    for name, kind in _collections(type(instance)):
+    cls: type = type(instance)
+    for name, kind in _collections(cls):
         value = getattr(instance, name)
         if not isinstance(value, kind):
             object.__setattr__(instance, name, kind(value))

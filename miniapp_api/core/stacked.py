@@ -34,11 +34,11 @@ def stacked(parts: Mapping[str, Select]) -> Stacked:
     for select in parts.values():
         for column in select.selected_columns:
             columns.setdefault(_name(column), column.type)
-    branches = []
+    branches: list[Select] = []
     for name, select in parts.items():
         own = {_name(column): column for column in select.selected_columns}
-        pad = (lambda kind: cast(null(), kind)) if not branches else (lambda kind: null())
-        padded = [(own[key] if key in own else pad(kind)).label(key) for key, kind in columns.items()]
+        typed = not branches
+        padded = [(own[key] if key in own else _pad(kind, typed)).label(key) for key, kind in columns.items()]
         branches.append(select.with_only_columns(literal_column(f"'{name}'").label(PART), *padded))
     return branches[0] if len(branches) == 1 else union_all(*branches)
 
@@ -49,6 +49,10 @@ def fetched(statement: Stacked, params: Mapping[str, object], names: Sequence[st
     for row in db.session.execute(statement, params):
         split[row._mapping[PART]].append(row)
     return split
+
+
+def _pad(kind: TypeEngine, typed: bool):
+    return cast(null(), kind) if typed else null()
 
 
 def _name(column) -> str:
