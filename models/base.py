@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from flask import g, has_app_context
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import DateTime, MetaData, TypeDecorator, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
@@ -23,7 +25,21 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# The key in `flask.g` of a function giving the connection a request's session binds to, asked when the
+# session first needs one (`miniapp_api.core.readonly`: a read-only view's autocommit connection).
+SESSION_BIND = "session_bind"
+
+
+class Session(FlaskSession):
+    """Flask-SQLAlchemy's session, bound to the request's own connection where it chose one."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and has_app_context() and SESSION_BIND in g:
+            bind = g.get(SESSION_BIND)()
+        return super().get_bind(mapper, clause, bind, **kwargs)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 
 # Models subclass `Model`: Flask-SQLAlchemy's `db.Model` at run time, the declarative base it is built
 # on for the type checker (which cannot see through `db.Model`).

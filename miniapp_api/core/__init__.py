@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from miniapp_api.core import clients, errors, headers, logs, paths, pii, ratelimit, rulebook, stateless
+from miniapp_api.core import clients, errors, headers, logs, paths, pii, ratelimit, readonly, rulebook, stateless
 from miniapp_api.core.clock import Clock, parse_instant
 
 
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     ratelimit.init_app(app)
     rulebook.init_app(app)
     clients.init_app(app)
+    readonly.init_app(app)  # before the database: its teardown then runs after the session's
     _init_database(app)
     _init_service_pages(app)
     _trust_proxies(app)

@@ -3,21 +3,59 @@
 PostgreSQL's READ COMMITTED gives each statement its own snapshot even inside a transaction, so a
 read-only request loses nothing without one, and saves the BEGIN and ROLLBACK round trips. A view
 marked here must never write: each statement would commit on its own.
+
+Its statements run on one connection of the app's engine in autocommit mode (sharing its pool),
+checked out when the first statement needs it and given back when the request ends: `connection()`
+hands it to Core statements (the stacked reads of `identity.access`), and the session binds to it
+(`models.base.Session`) only if the view uses one. An account lookup opens no ORM session: opening
+and closing one around its one statement cost an eighth of its CPU (docs/performance.md).
 """
 
 from __future__ import annotations
 
 from functools import wraps
 
+from flask import Flask, current_app, g
+from sqlalchemy import Connection, Engine
+
 from models import db
+from models.base import SESSION_BIND
+
+_CONNECTION = "read_only_connection"
+
+
+def init_app(app: Flask) -> None:
+    """Register before the database's teardown: Flask runs them in reverse, so the session is closed
+    before its connection is given back."""
+    app.teardown_appcontext(_give_back)
 
 
 def read_only(view):
-    """Run the view's statements in autocommit mode (apply before any statement of the request)."""
+    """Run the view's statements in autocommit mode, on `connection()`."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        g.setdefault(SESSION_BIND, connection)
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def connection() -> Connection:
+    """The read-only request's autocommit connection (checked out on first use)."""
+    if _CONNECTION not in g:
+        setattr(g, _CONNECTION, _autocommit_engine().connect())
+    return g.get(_CONNECTION)
+
+
+def _autocommit_engine() -> Engine:
+    extensions = current_app.extensions
+    if "autocommit_engine" not in extensions:  # built once: building it costs as much as a lookup
+        extensions["autocommit_engine"] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    return extensions["autocommit_engine"]
+
+
+def _give_back(_exc) -> None:
+    checked_out = g.pop(_CONNECTION, None)
+    if checked_out is not None:
+        checked_out.close()

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import CompoundSelect, Row, Select, cast, literal_column, null, union_all
+from sqlalchemy import CompoundSelect, Connection, Row, Select, cast, literal_column, null, union_all
 from sqlalchemy.types import TypeEngine
-
-from models import db
 
 PART = "part"
 Stacked = Select | CompoundSelect
@@ -43,10 +41,12 @@ def stacked(parts: Mapping[str, Select]) -> Stacked:
     return branches[0] if len(branches) == 1 else union_all(*branches)
 
 
-def fetched(statement: Stacked, params: Mapping[str, object], names: Sequence[str]) -> dict[str, list[Row]]:
-    """The rows of a `stacked` statement, by part (every one of `names` present, if empty)."""
+def fetched(
+    statement: Stacked, params: Mapping[str, object], names: Sequence[str], connection: Connection
+) -> dict[str, list[Row]]:
+    """The rows of a `stacked` statement on `connection`, by part (every one of `names` present, if empty)."""
     split: dict[str, list[Row]] = {name: [] for name in names}
-    for row in db.session.execute(statement, params):
+    for row in connection.execute(statement, params):
         split[row._mapping[PART]].append(row)
     return split
 

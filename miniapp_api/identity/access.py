@@ -15,9 +15,8 @@ from typing import Any, TypeVar
 from flask import g
 from sqlalchemy import ColumnElement, Exists, Row, Select, bindparam
 
-from miniapp_api.core import stacked
+from miniapp_api.core import readonly, stacked
 from miniapp_api.core.errors import ApiError
-from miniapp_api.core.readonly import read_only
 from miniapp_api.identity.auth import caller_subject, check_generation, claimed_user_id, current_user
 from models import FamilyLink, LinkStatus, Payer, Resident, WeChatUser, db
 
@@ -144,7 +143,7 @@ def resident_read(view=None, *, reads: ReadsFor | None = None):
         return lambda view: resident_read(view, reads=reads)
 
     @wraps(view)
-    @read_only
+    @readonly.read_only
     def wrapper(*args, resident_id: str, **kwargs):
         chosen, extra = reads(*args) if callable(reads) else (reads or _RESIDENT_ONLY, {})
         resident, rows = _readable(resident_id, chosen, extra)
@@ -159,7 +158,7 @@ def _readable(resident_id: str, reads: Reads, extra: Mapping[str, Any]) -> tuple
     in `resident_scoped`'s order: 404 for an unknown resident, then 401 for a missing or bad token,
     then 404 unless self or an active link."""
     params = {**extra, "user_id": claimed_user_id(), "public_id": resident_id}
-    rows = stacked.fetched(reads.statement, params, ("resident", *reads.names))
+    rows = stacked.fetched(reads.statement, params, ("resident", *reads.names), readonly.connection())
     resident = rows.pop("resident")
     return _authorized(resident[0] if resident else None), rows
 

@@ -29,7 +29,7 @@ def parts(app):
             factories.paid_order(owner, year=year, paid_at=PAID_AT)
         db.session.commit()
         statement = stacked.stacked(PARTS)
-        yield stacked.fetched(statement, {}, tuple(PARTS)), owner.id
+        yield stacked.fetched(statement, {}, tuple(PARTS), db.session.connection()), owner.id
 
 
 def test_each_part_gets_its_own_rows_with_their_types(parts):

@@ -1,0 +1,72 @@
+"""core/readonly.py: a read-only request runs on one autocommit connection, and opens no ORM session
+unless its view uses one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import event
+
+from models import db
+from models.base import Session
+from tests.support import factories
+
+
+@pytest.fixture
+def owner(app):
+    with app.app_context():
+        resident = factories.resident()
+        factories.paid_order(resident, year=2026, paid_at=dt.datetime(2026, 3, 1, 2, tzinfo=dt.timezone.utc))
+        headers = factories.auth_header(factories.user(resident))
+        db.session.commit()
+        return resident.public_id, headers
+
+
+@pytest.fixture
+def watched(app):
+    """What a request did with the pool and the ORM session: checkouts, checkins, session begins, and
+    whether each statement ran in autocommit."""
+    seen: dict[str, list] = {"checkout": [], "checkin": [], "session": [], "autocommit": []}
+    with app.app_context():
+        engine = db.engine
+    listeners = [
+        (engine.pool, "checkout", lambda *args: seen["checkout"].append(1)),
+        (engine.pool, "checkin", lambda *args: seen["checkin"].append(1)),
+        (Session, "after_begin", lambda *args: seen["session"].append(1)),
+        (
+            engine,
+            "before_cursor_execute",
+            lambda conn, *args: seen["autocommit"].append(conn.get_execution_options().get("isolation_level")),
+        ),
+    ]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    yield seen
+    for target, name, listener in listeners:
+        event.remove(target, name, listener)
+
+
+@pytest.mark.parametrize("path", ["account", "ledger"])
+def test_a_lookup_opens_no_session_and_gives_its_connection_back(client, owner, watched, path):
+    resident_id, headers = owner
+    assert client.get(f"/api/v1/residents/{resident_id}/{path}", headers=headers).status_code == 200
+    assert watched["session"] == [] and watched["autocommit"] == ["AUTOCOMMIT"]
+    assert len(watched["checkout"]) == len(watched["checkin"]) == 1
+
+
+def test_a_read_only_views_session_runs_on_the_same_autocommit_connection(client, owner, watched):
+    """The benefits page reads the resident (stacked, Core) and then its page through the session."""
+    resident_id, headers = owner
+    assert client.get(f"/api/v1/residents/{resident_id}/benefits", headers=headers).status_code == 200
+    assert watched["session"] == [1] and set(watched["autocommit"]) == {"AUTOCOMMIT"}
+    assert len(watched["autocommit"]) == 2
+    assert len(watched["checkout"]) == len(watched["checkin"]) == 1
+
+
+def test_a_view_that_writes_gets_its_own_transaction(client, owner, watched):
+    """Outside read-only views the session is the app's as ever: a transaction of its own."""
+    resident_id, headers = owner
+    response = client.post(f"/api/v1/residents/{resident_id}/certificates", json={"year": 2026}, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    assert watched["session"] and "AUTOCOMMIT" not in watched["autocommit"]
