@@ -157,7 +157,9 @@ _MARK_PAID = (
     .values({name: db.bindparam(f"set_{name}", type_=_ORDERS.c[name].type) for name in _PAID_COLUMNS})
     .returning(_CLOSED.label("closed"))
 )
-_INSERT_ENTRIES = db.insert(_ENTRIES)
+# With RETURNING, SQLAlchemy sends a payment's two to four entries as one multi-row INSERT; without it,
+# psycopg sends them one by one in pipeline mode (a tenth of a callback's CPU).
+_INSERT_ENTRIES = db.insert(_ENTRIES).returning(_ENTRIES.c.id)
 
 
 def locked_order(out_order_no: str) -> Order | None:
