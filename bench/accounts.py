@@ -21,6 +21,7 @@ too, and EXPLAIN of each is printed, flagging full-table scans.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -435,19 +436,24 @@ def served(app, args, url: str, keys: dict, public_ids: list[str]) -> None:
         ]
         for path in ("account", "ledger")
     }
-    with harness.gunicorn("wsgi:app", env) as project:
+    with contextlib.ExitStack() as stack:
+        project = stack.enter_context(harness.gunicorn("wsgi:app", env))
         sizes = {path: body_size(project, lines[path][0]) for path in lines}
         floor_env = {**env, "FLOOR_ACCOUNT_BYTES": str(sizes["account"]), "FLOOR_LEDGER_BYTES": str(sizes["ledger"])}
-        with harness.gunicorn("bench.floors.accounts:app", floor_env) as floor:
-            rows = []
-            for path, requests in lines.items():
-                print(f"\nGET /{path} ({sizes[path]} bytes), {args.connections} connections")
-                results = harness.alternate(
-                    args.rounds,
-                    {"project": project, "floor": floor},
-                    lambda base, requests=requests: harness.wrk(base, requests, args.connections, args.seconds),
-                )
-                rows.append(harness.summary(f"GET /{path}", results))
+        floor = stack.enter_context(harness.gunicorn("bench.floors.accounts:app", floor_env))
+        bases = {"project": project, "floor": floor}
+        if args.before:
+            root = stack.enter_context(harness.checkout(args.before))
+            bases["before"] = stack.enter_context(harness.gunicorn("wsgi:app", env, root=root))
+        rows = []
+        for path, requests in lines.items():
+            print(f"\nGET /{path} ({sizes[path]} bytes), {args.connections} connections")
+            results = harness.alternate(
+                args.rounds,
+                bases,
+                lambda base, requests=requests: harness.wrk(base, requests, args.connections, args.seconds),
+            )
+            rows.append(harness.summary(f"GET /{path}", results))
     print("\n" + harness.TABLE_HEADER + "\n" + "\n".join(rows))
 
 
@@ -476,6 +482,11 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--seconds", type=float, default=10, help="seconds of load per side and round (default 10)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    parser.add_argument(
+        "--before",
+        metavar="REVISION",
+        help="also serve this earlier commit (a git worktree, same database) in the same rounds, as a third side",
+    )
     return parser.parse_args(argv)
 
 

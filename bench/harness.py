@@ -84,13 +84,13 @@ def migrate(env: dict) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: dict, workers: int = WORKERS) -> Iterator[str]:
-    """`app` (e.g. `wsgi:app`) under gunicorn with the project's settings; yields its base URL."""
+def gunicorn(app: str, env: dict, workers: int = WORKERS, root: Path = ROOT) -> Iterator[str]:
+    """`app` (e.g. `wsgi:app`) of the checkout at `root` under gunicorn with its settings; yields its base URL."""
     port = free_port()
-    environment = {**env, "WEB_CONCURRENCY": str(workers), "BIND": f"127.0.0.1:{port}"}
-    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--preload", app]
+    environment = {**env, "WEB_CONCURRENCY": str(workers), "BIND": f"127.0.0.1:{port}", "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "gunicorn", "-c", str(root / "gunicorn.conf.py"), "--preload", app]
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout=90)
             cpu.SERVERS[f"http://127.0.0.1:{port}"] = process.pid
@@ -98,6 +98,19 @@ def gunicorn(app: str, env: dict, workers: int = WORKERS) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(30)
+
+
+@contextlib.contextmanager
+def checkout(revision: str) -> Iterator[Path]:
+    """The project at `revision` in a temporary git worktree (removed afterwards): an earlier commit to
+    serve beside this one in the same run, where the machine's speed drifts between runs."""
+    with tempfile.TemporaryDirectory(prefix="bench-before-") as folder:
+        path = Path(folder) / "checkout"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(path), revision], cwd=ROOT, check=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
 
 
 @dataclass
@@ -167,17 +180,20 @@ def _cpu_line(milliseconds: dict[str, float]) -> str:
 
 
 def summary(label: str, results: dict[str, list[Result]]) -> str:
-    """A markdown row: each side's median rate and p99, and project ÷ floor."""
-    (project, floor) = (results["project"], results["floor"])
+    """A markdown row: each side's median rate and p99, and project ÷ floor; with a `before` side (an
+    earlier commit served in the same run), a second row for it."""
     rate = {name: statistics.median(r.rps for r in runs) for name, runs in results.items()}
     p99 = {name: statistics.median(r.p99 for r in runs) for name, runs in results.items()}
-    failures = sum(r.failures for runs in (project, floor) for r in runs)
     cpu_ms = {name: statistics.median(sum(r.notes["cpu_ms"].values()) for r in runs) for name, runs in results.items()}
-    return (
-        f"| {label} | {rate['project']:.0f}/s | {p99['project']:.1f} ms | {rate['floor']:.0f}/s | "
-        f"{p99['floor']:.1f} ms | **{rate['project'] / rate['floor']:.2f}** | "
-        f"{cpu_ms['project']:.2f} / {cpu_ms['floor']:.2f} ms | {failures} |"
-    )
+    rows = []
+    for side in ("project", "before")[: len(results) - 1]:
+        failures = sum(r.failures for runs in (results[side], results["floor"]) for r in runs)
+        rows.append(
+            f"| {label}{' (before)' if side == 'before' else ''} | {rate[side]:.0f}/s | {p99[side]:.1f} ms | "
+            f"{rate['floor']:.0f}/s | {p99['floor']:.1f} ms | **{rate[side] / rate['floor']:.2f}** | "
+            f"{cpu_ms[side]:.2f} / {cpu_ms['floor']:.2f} ms | {failures} |"
+        )
+    return "\n".join(rows)
 
 
 TABLE_HEADER = (

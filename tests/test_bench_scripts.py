@@ -80,3 +80,27 @@ def test_cpu_a_request_counts_a_server_and_its_workers(monkeypatch):
         master.communicate("\n", timeout=10)
     assert set(spent) == {"server", "postgres", "load"}
     assert 30 <= spent["server"] < 90, spent  # 0.3 s and the worker's start-up, over 10 requests
+
+
+def test_an_earlier_commit_is_checked_out_beside_and_removed_after():
+    """bench/harness.checkout: the project at a revision in a git worktree, gone afterwards."""
+    from bench import harness
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=BENCH.parent, capture_output=True, text=True, check=True)
+    with harness.checkout(head.stdout.strip()) as root:
+        assert (root / "wsgi.py").is_file() and (root / "gunicorn.conf.py").is_file()
+    assert not root.exists()
+    listed = subprocess.run(["git", "worktree", "list"], cwd=BENCH.parent, capture_output=True, text=True, check=True)
+    assert str(root) not in listed.stdout
+
+
+def test_the_summary_gives_the_earlier_commit_its_own_row():
+    from bench import harness
+
+    def run(rps: float) -> harness.Result:
+        return harness.Result(rps, 1.0, 2.0, 100, notes={"cpu_ms": {"server": 1.0}})
+
+    results = {"project": [run(500)], "floor": [run(1000)], "before": [run(400)]}
+    project, before = harness.summary("GET /x", results).splitlines()
+    assert "**0.50**" in project and before.startswith("| GET /x (before) |") and "**0.40**" in before
+    assert harness.summary("GET /x", {"project": [run(500)], "floor": [run(1000)]}).count("\n") == 0
