@@ -23,7 +23,7 @@ def init_app(app: Flask) -> None:
     ratelimit.init_app(app)
     rulebook.init_app(app)
     clients.init_app(app)
-    readonly.init_app(app)  # before the database: its teardown then runs after the session's
+    readonly.init_app(app)
     _init_database(app)
     _init_service_pages(app)
     _trust_proxies(app)

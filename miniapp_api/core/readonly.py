@@ -25,9 +25,9 @@ _CONNECTION = "read_only_connection"
 
 
 def init_app(app: Flask) -> None:
-    """Register before the database's teardown: Flask runs them in reverse, so the session is closed
-    before its connection is given back."""
-    app.teardown_appcontext(_give_back)
+    """Give the connection back when the request ends: not the app context, which a request shares
+    with an app context already pushed (a command, a test) and which would keep the binding after it."""
+    app.teardown_request(_give_back)
 
 
 def read_only(view):
@@ -56,6 +56,8 @@ def _autocommit_engine() -> Engine:
 
 
 def _give_back(_exc) -> None:
+    if g.pop(SESSION_BIND, None) is not None:
+        db.session.remove()  # a session bound to the connection lets go of it first
     checked_out = g.pop(_CONNECTION, None)
     if checked_out is not None:
         checked_out.close()

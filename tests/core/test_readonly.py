@@ -70,3 +70,15 @@ def test_a_view_that_writes_gets_its_own_transaction(client, owner, watched):
     response = client.post(f"/api/v1/residents/{resident_id}/certificates", json={"year": 2026}, headers=headers)
     assert response.status_code == 201, response.get_json()
     assert watched["session"] and "AUTOCOMMIT" not in watched["autocommit"]
+
+
+def test_a_read_only_request_leaves_nothing_bound_in_an_app_context_it_shares(app, client, owner, watched):
+    """A request inside an app context already pushed (a command, a test) shares its `g`: once the
+    request ends, the session there is the app's own again, in a transaction, on a fresh checkout."""
+    resident_id, headers = owner
+    with app.app_context():
+        assert client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).status_code == 200
+        assert len(watched["checkout"]) == len(watched["checkin"]) == 1
+        db.session.execute(db.select(1))
+        assert watched["autocommit"][-1] != "AUTOCOMMIT" and len(watched["checkout"]) == 2
+        db.session.rollback()
