@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine
+from flask import Flask, current_app, g, has_app_context
+from sqlalchemy import Connection, Engine, event
 
 from models import db
-from models.base import SESSION_BIND
+from models.base import SESSION_BIND, Session
 
 _CONNECTION = "read_only_connection"
+_SESSION_ON_IT = "read_only_session"
 
 
 def init_app(app: Flask) -> None:
@@ -56,8 +57,18 @@ def _autocommit_engine() -> Engine:
 
 
 def _give_back(_exc) -> None:
-    if g.pop(SESSION_BIND, None) is not None:
-        db.session.remove()  # a session bound to the connection lets go of it first
+    g.pop(SESSION_BIND, None)
+    if g.pop(_SESSION_ON_IT, False):
+        db.session.remove()  # the view's session lets go of the connection first
     checked_out = g.pop(_CONNECTION, None)
     if checked_out is not None:
         checked_out.close()
+
+
+@event.listens_for(Session, "after_begin")
+def _began(session, transaction, connection) -> None:
+    """Note a session that began on the request's connection: only that one is ended with it (a
+    session already in a transaction when the request came, in an app context the request shares,
+    keeps its own connection and its work)."""
+    if has_app_context() and connection is g.get(_CONNECTION):
+        setattr(g, _SESSION_ON_IT, True)

@@ -92,3 +92,19 @@ def test_lookups_run_outside_a_transaction(app, client, residents, path):
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert modes and all(modes), modes
+
+
+def test_a_ledger_page_is_sorted_newest_first_whatever_order_the_union_gave():
+    """The page's rows come from a UNION ALL, in no order SQL promises: `ledger_page` sorts them
+    (booked_at, then entry id, both descending) and keeps one page of them."""
+    import random
+    from collections import namedtuple
+
+    from miniapp_api.accounts import service
+
+    Entry = namedtuple("Entry", "booked_at id")
+    day = dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc)
+    rows = [Entry(day + dt.timedelta(days=n // 3), n) for n in range(service.PAGE_SIZE + 1)]
+    shuffled = random.Random(5).sample(rows, len(rows))
+    page = service.ledger_page(shuffled, 2)
+    assert page.items == sorted(rows, reverse=True)[: service.PAGE_SIZE] and page.next_page == 3

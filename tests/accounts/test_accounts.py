@@ -156,3 +156,13 @@ def test_ledger_amounts_are_positive_and_the_kind_says_which_reduce_the_balance(
     assert {item["kind"]: item["amount_fen"] for item in items}["benefit_payout"] == 700
     account = client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).get_json()
     assert account["balance_fen"] == 100000 + 20000 - 700
+
+
+@pytest.mark.parametrize("who", [*OUTSIDERS, "no token"])
+def test_a_malformed_ledger_query_is_422_before_who_asks_is_known(client, people, who):
+    """The page is read with the resident (one statement), so its query is validated first: the 422
+    is the same for any resident, known or not, and says nothing about them (docs/decisions.md)."""
+    resident_id, headers = people
+    for target in (resident_id, "r_nobody"):
+        response = client.get(f"/api/v1/residents/{target}/ledger?page=0", headers=headers.get(who, {}))
+        assert response.status_code == 422 and response.get_json()["code"] == "validation_error"

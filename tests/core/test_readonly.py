@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import event
 
-from models import db
+from models import Resident, db
 from models.base import Session
 from tests.support import factories
 
@@ -82,3 +82,28 @@ def test_a_read_only_request_leaves_nothing_bound_in_an_app_context_it_shares(ap
         db.session.execute(db.select(1))
         assert watched["autocommit"][-1] != "AUTOCOMMIT" and len(watched["checkout"]) == 2
         db.session.rollback()
+
+
+def test_work_begun_before_a_read_only_request_in_a_shared_app_context_is_kept(app, client, owner):
+    """The request neither binds nor ends a session that was in a transaction when it came."""
+    resident_id, headers = owner
+    with app.app_context():
+        pending = factories.resident(name="赵建华")
+        db.session.flush()
+        assert client.get(f"/api/v1/residents/{resident_id}/ledger", headers=headers).status_code == 200
+        db.session.commit()
+        kept = db.session.scalar(db.select(Resident.name).where(Resident.id == pending.id))
+    assert kept == "赵建华"
+
+
+def test_the_pooled_connection_is_transactional_again_after_a_lookup(app, client, owner):
+    """What a later request on the same pooled connection writes and rolls back is gone."""
+    resident_id, headers = owner
+    assert client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).status_code == 200
+    with app.app_context():
+        before = db.session.scalar(db.select(db.func.count()).select_from(Resident))
+        factories.resident(name="钱秀英")
+        db.session.flush()
+        db.session.rollback()
+        after = db.session.scalar(db.select(db.func.count()).select_from(Resident))
+    assert after == before
