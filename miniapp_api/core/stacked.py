@@ -6,9 +6,9 @@ types a union's columns pair by pair from the left, so once the first branch giv
 type, a bare NULL anywhere later takes it (and SQLAlchemy types the result by the first branch too).
 Later pads stay bare so that the statement stays short: psycopg caches its conversion of a query
 only up to 4096 bytes, and converting a longer one costs every execution. A column name two parts
-share is one column, of the first part's type. A request on a box where the
-worker and the database share the cores spends much of a round trip switching between them, so
-the reads of a page view go together (docs/performance.md, "Against the floor", 2026-12-04).
+share is one column, of the first part's type. A request on a box where the worker and the
+database share the cores spends much of a round trip switching between them, so the reads of a
+page view go together (docs/performance.md, "Against the floor", 2026-12-04).
 
 No library does this (SQLAlchemy has no multi-statement result, and psycopg's pipeline mode is not
 reachable through SQLAlchemy's execution), hence this small module.

@@ -12,7 +12,6 @@ import secrets
 
 import pytest
 import requests
-from sqlalchemy import event
 
 from integrations import tax_signature
 from integrations.tax_bureau import CHANNELS
@@ -393,18 +392,8 @@ def test_a_payment_is_credited_in_four_statements_and_a_duplicate_in_two(app, cl
 def test_a_payments_entries_go_in_one_multi_row_insert(app, client, key, order_no):
     """Not an executemany of one row each, which psycopg sends as one INSERT per entry (pipelined): one
     statement with a row of VALUES per entry, one round trip."""
-    calls: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        calls.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with counted(app) as calls:
         assert pf.post(client, key, pf.raw(pf.body(order_no))).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     [entries] = [statement for statement in calls if statement.startswith("INSERT INTO ledger_entries")]
     assert entries.count("), (") == 1, entries  # the personal contribution and the government subsidy
 
