@@ -6,13 +6,26 @@ from __future__ import annotations
 
 from flask import Flask
 
-from miniapp_api.core import clients, errors, headers, logs, paths, pii, ratelimit, readonly, rulebook, stateless
+from miniapp_api.core import (
+    clients,
+    errors,
+    headers,
+    json_provider,
+    logs,
+    paths,
+    pii,
+    ratelimit,
+    readonly,
+    rulebook,
+    stateless,
+)
 from miniapp_api.core.clock import Clock, parse_instant
 
 
 def init_app(app: Flask) -> None:
     app.extensions["clock"] = Clock(parse_instant(app.config["APP_NOW"]) if app.config.get("APP_NOW") else None)
     logs.configure(app)
+    json_provider.init_app(app)
     headers.init_app(app)
     stateless.init_app(app)
     errors.register(app)
