@@ -9,7 +9,8 @@ from miniapp_api.identity.access import reads_with_resident, resident_read
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1/residents", description="Account lookup")
 ACCOUNT_READS = reads_with_resident(service.account_reads)
-LEDGER_READS = {by_year: reads_with_resident(service.ledger_reads(by_year)) for by_year in (False, True)}
+# A ledger page shows nothing of the resident: only their id is read, for the authorization.
+LEDGER_READS = {by_year: reads_with_resident(service.ledger_reads(by_year), ()) for by_year in (False, True)}
 
 
 def ledger_reads(query: dict):

@@ -7,7 +7,7 @@ so nobody learns whether the resident exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, wraps
 from typing import Any, TypeVar
@@ -97,19 +97,24 @@ def resident_scoped(view):
 _RESIDENTS, _USERS = Resident.__table__, WeChatUser.__table__
 # Views that only read ask for the resident, the caller and the caller's link in one statement of
 # plain rows (an account is read on every visit; ORM objects cost three times as much).
-_READABLE = (
-    db.select(
-        _RESIDENTS,
-        _USERS.c.token_generation.label("caller_generation"),
-        _USERS.c.resident_id.label("caller_resident_id"),
-        _active_link(_USERS.c.resident_id, _RESIDENTS.c.id).label("caller_linked"),
-    )
-    .select_from(_RESIDENTS.outerjoin(_USERS, _USERS.c.id == db.bindparam("user_id")))
-    .where(_RESIDENTS.c.public_id == db.bindparam("public_id"))
+_CALLER = (
+    _USERS.c.token_generation.label("caller_generation"),
+    _USERS.c.resident_id.label("caller_resident_id"),
+    _active_link(_USERS.c.resident_id, _RESIDENTS.c.id).label("caller_linked"),
 )
 
 
-# The resident of the URL, for the reads that go with `_READABLE` in one statement.
+def _readable_resident(fields: Sequence[str] | None) -> Select:
+    """The resident's row (its id and `fields`; every column when None) with the caller's columns."""
+    columns = _RESIDENTS.c if fields is None else (_RESIDENTS.c.id, *(_RESIDENTS.c[name] for name in fields))
+    return (
+        db.select(*columns, *_CALLER)
+        .select_from(_RESIDENTS.outerjoin(_USERS, _USERS.c.id == db.bindparam("user_id")))
+        .where(_RESIDENTS.c.public_id == db.bindparam("public_id"))
+    )
+
+
+# The resident of the URL, for the reads that go with the resident's row in one statement.
 _RESIDENT_OF_URL = db.select(_RESIDENTS.c.id).where(_RESIDENTS.c.public_id == db.bindparam("public_id"))
 
 
@@ -121,11 +126,16 @@ class Reads:
     names: tuple[str, ...]
 
 
-def reads_with_resident(parts: Callable[[ColumnElement], Mapping[str, Select]]) -> Reads:
-    """The view's reads (`parts` of the resident's id, as a column), built once, with the resident's.
-    They run before the caller is authorized; nothing of them is seen unless the caller is."""
+def reads_with_resident(
+    parts: Callable[[ColumnElement], Mapping[str, Select]], resident_fields: Sequence[str] | None = None
+) -> Reads:
+    """The view's reads (`parts` of the resident's id, as a column), built once, with the resident's:
+    their id and `resident_fields` (every column when None; a view that shows nothing of the resident
+    reads nothing more of them, their name and ID number included). The reads run before the caller
+    is authorized; nothing of them is seen unless the caller is."""
     built = parts(_RESIDENT_OF_URL.scalar_subquery())
-    return Reads(stacked.stacked({"resident": _READABLE, **built}), tuple(built))
+    resident = _readable_resident(resident_fields)
+    return Reads(stacked.stacked({"resident": resident, **built}), tuple(built))
 
 
 _RESIDENT_ONLY = reads_with_resident(lambda _: {})

@@ -108,3 +108,15 @@ def test_a_ledger_page_is_sorted_newest_first_whatever_order_the_union_gave():
     shuffled = random.Random(5).sample(rows, len(rows))
     page = service.ledger_page(shuffled, 2)
     assert page.items == sorted(rows, reverse=True)[: service.PAGE_SIZE] and page.next_page == 3
+
+
+@pytest.mark.parametrize("path", ["ledger", "ledger?year=2027"])
+def test_a_ledger_page_reads_nothing_of_the_resident_but_their_id(app, client, residents, path):
+    """The page shows entries only: its statement selects none of the resident's personal columns
+    (name, ID number, birth date, ...), and the fewer columns cost less to read."""
+    from models import Resident
+
+    resident_id, headers = residents[6]
+    [statement] = _statements(app, client, resident_id, headers, path)
+    personal = [c.name for c in Resident.__table__.c if f"residents.{c.name} AS " in statement]
+    assert personal == ["id"], personal
