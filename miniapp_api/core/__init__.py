@@ -45,9 +45,11 @@ def init_app(app: Flask) -> None:
 def _init_database(app: Flask) -> None:
     from flask_migrate import Migrate
 
-    from models import db
+    from models import cursor, db
 
     db.init_app(app)
+    with app.app_context():
+        cursor.install(db.engine)
     Migrate(app, db, directory=str(paths.MIGRATIONS), render_as_batch=True, compare_type=True)
 
 
