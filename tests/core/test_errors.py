@@ -72,3 +72,13 @@ def test_unexpected_error_is_500_without_trace_and_logged_with_request_id(probe_
     assert body["detail"] == MESSAGES["internal_error"]  # the table's sentence, the id beside it
     assert body["request_id"] == "req-42" and response.headers["X-Request-ID"] == "req-42"
     assert any("req-42" in record.getMessage() for record in caplog.records)
+
+
+def test_an_argument_schema_class_is_made_an_instance_once(probe_app, monkeypatch):
+    """core/api.Blueprint.arguments: webargs, given a class, would build a schema on every request."""
+    made = []
+    monkeypatch.setattr(EchoSchema, "__init__", lambda self, *a, **k: made.append(1) or Schema.__init__(self, *a, **k))
+    client = probe_app.test_client()
+    answers = [client.post("/api/v1/probe/echo", json={"amount_fen": n}) for n in (1, 2)]
+    assert [a.get_json() for a in answers] == [{"amount_fen": 1}, {"amount_fen": 2}]
+    assert made == []
