@@ -1,8 +1,8 @@
 """Floors of the certificates: rendering one PDF page with reportlab and one QR code (issuing), and
 one Ed25519 check plus one keyed SELECT answered as a small JSON (verifying). The QR code is the
-app's own `qr_png` (its fixed mask included), and importing the app's `certificates.pdf` (for its
-font) sets reportlab's streams to skip ASCII85 as the app's do, so the floor gets every speed-up the
-app has there.
+app's own (its fixed mask included), drawn on the page as the app draws it and also made a PNG (the
+app stores one beside the PDF), and importing the app's `certificates.pdf` (for its font) sets
+reportlab's streams to skip ASCII85 as the app's do, so the floor gets every speed-up the app has there.
 
     gunicorn -c gunicorn.conf.py bench.floors.certificates:app   (DATABASE_URL, CERT_SIGNING_KEY)
 """
@@ -15,14 +15,13 @@ import os
 
 from flask import Flask, Response, jsonify
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from bench.floors.connection import connection
+from miniapp_api.certificates import qr
 from miniapp_api.certificates.pdf import CJK_FONT, FONT_FILE
-from miniapp_api.certificates.qr import qr_png
 from miniapp_api.certificates.token import load_private_key, verify_token
 
 app = Flask(__name__)
@@ -40,14 +39,15 @@ def _public_keys() -> dict:
 @app.get("/floor/certificate/<certificate_no>")
 def certificate(certificate_no: str):
     """One page: a title and a line of Chinese text in the embedded font, and the QR code of a link."""
-    png = qr_png(f"http://127.0.0.1:8000/verify/{certificate_no}{'x' * 100}")  # the app's QR code, same length
+    modules = qr.qr_matrix(f"http://127.0.0.1:8000/verify/{certificate_no}{'x' * 100}")  # the app's, same length
+    qr.png_of(modules)
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=True, initialFontName=CJK_FONT)
     canvas.setFont(CJK_FONT, 20)
     canvas.drawString(72, 760, "城乡居民补充养老保险缴费证明")
     canvas.setFont(CJK_FONT, 12)
     canvas.drawString(72, 730, f"证明编号：{certificate_no} 王建国 1,000.00 元 2027年3月2日 微信支付")
-    canvas.drawImage(ImageReader(io.BytesIO(png)), 72, 500, 128, 128)
+    qr.draw(canvas, modules, 72, 500, 128)
     canvas.showPage()
     canvas.save()
     return Response(buffer.getvalue(), mimetype="application/pdf")

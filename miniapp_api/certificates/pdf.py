@@ -12,16 +12,14 @@ import io
 from dataclasses import dataclass
 from importlib.resources import files
 
-from PIL import Image
 from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from miniapp_api.certificates.qr import qr_png
+from miniapp_api.certificates import qr as qr_code
 from policy.id_number import mask
 
 TITLE = "城乡居民补充养老保险缴费证明"
@@ -112,10 +110,10 @@ def register_font() -> None:
     pdfmetrics.registerFont(TTFont(CJK_FONT, str(FONT_FILE)))
 
 
-def render_certificate_pdf(data: CertificateData, qr: bytes | None = None) -> bytes:
-    """The certificate as a one-page A4 PDF; `qr` is the PNG of `data.verify_url` when already made."""
+def render_certificate_pdf(data: CertificateData, qr: qr_code.Matrix | None = None) -> bytes:
+    """The certificate as a one-page A4 PDF; `qr` is the `qr_matrix` of `data.verify_url` when already made."""
     register_font()
-    qr = qr if qr is not None else qr_png(data.verify_url)
+    qr = qr if qr is not None else qr_code.qr_matrix(data.verify_url)
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=True, initialFontName=CJK_FONT)
     canvas.setTitle(f"{TITLE} {data.certificate_no}")
@@ -162,22 +160,17 @@ def _draw_rows(canvas: Canvas, rows: list[tuple[str, str]], top: float) -> float
     return y
 
 
-def _draw_verification(canvas: Canvas, url: str, qr: bytes, top: float) -> None:
+def _draw_verification(canvas: Canvas, url: str, qr: qr_code.Matrix, top: float) -> None:
     """The QR code, with the link spelled out beside it for typing in by hand."""
     width, _ = A4
     qr_y = top - 10 * mm - QR_SIZE
-    canvas.drawImage(_gray(qr), MARGIN, qr_y, QR_SIZE, QR_SIZE)
+    qr_code.draw(canvas, qr, MARGIN, qr_y, QR_SIZE)
     text_x = MARGIN + QR_SIZE + 8 * mm
     _text(canvas, text_x, top - 16 * mm, "扫描左侧二维码或访问以下网址，", 11)
     _text(canvas, text_x, top - 22 * mm, "可在线核验本证明真伪：", 11)
     for number, line in enumerate(_wrap(url, width - MARGIN - text_x, LATIN_FONT, 8)):
         _text(canvas, text_x, top - (30 + 4.5 * number) * mm, line, 8)
     _text(canvas, MARGIN, qr_y - 10 * mm, "注：为保护个人信息，公民身份号码已部分隐藏。", 9)
-
-
-def _gray(png: bytes) -> ImageReader:
-    """The black-and-white PNG as 8-bit gray: reportlab would otherwise embed it as RGB, three times the bytes."""
-    return ImageReader(Image.open(io.BytesIO(png)).convert("L"))
 
 
 def _wrap(text: str, max_width: float, font: str, size: float) -> list[str]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from miniapp_api.certificates.numbers import is_certificate_number, new_certificate_number
 from miniapp_api.certificates.pdf import CertificateData, render_certificate_pdf
-from miniapp_api.certificates.qr import qr_png
+from miniapp_api.certificates.qr import png_of, qr_matrix
 from miniapp_api.certificates.signing import settings
 from miniapp_api.certificates.token import sign_token, verify_token
 from miniapp_api.core.clock import SHANGHAI, clock, rfc3339
@@ -207,18 +207,20 @@ QR_DOWNLOAD = _download(undefer(Certificate.qr_png))
 
 
 def pdf(certificate: Certificate) -> bytes:
-    """The certificate's PDF: rendered on the first download (its QR code kept with it), then served as stored."""
+    """The certificate's PDF: rendered on the first download (its QR code's PNG kept with it, made from
+    the same modules), then served as stored."""
     if certificate.pdf is not None:
         return certificate.pdf
-    qr = certificate.qr_png or qr_png(verify_url(certificate))
-    return _store(certificate, "pdf", render_certificate_pdf(_printed_data(certificate), qr), qr_png=qr)
+    modules = qr_matrix(verify_url(certificate))
+    rendering = render_certificate_pdf(_printed_data(certificate), modules)
+    return _store(certificate, "pdf", rendering, qr_png=certificate.qr_png or png_of(modules))
 
 
 def qr(certificate: Certificate) -> bytes:
     """The PNG of the verification link: rendered once, then served as stored."""
     if certificate.qr_png is not None:
         return certificate.qr_png
-    return _store(certificate, "qr_png", qr_png(verify_url(certificate)))
+    return _store(certificate, "qr_png", png_of(qr_matrix(verify_url(certificate))))
 
 
 def _store(certificate: Certificate, column: str, rendering: bytes, **unless_stored: bytes) -> bytes:

@@ -275,7 +275,8 @@ def test_pdf_and_qr_are_rendered_once_then_served_from_storage(app, client, monk
         raise AssertionError("rendered again")
 
     monkeypatch.setattr(service, "render_certificate_pdf", no_rendering)
-    monkeypatch.setattr(service, "qr_png", no_rendering)
+    monkeypatch.setattr(service, "qr_matrix", no_rendering)
+    monkeypatch.setattr(service, "png_of", no_rendering)
     for url, data in first.items():
         assert client.get(certificate[url].removeprefix(BASE), headers=headers).data == data
     with app.app_context():

@@ -27,6 +27,7 @@ from miniapp_api.certificates.pdf import (
     register_font,
     render_certificate_pdf,
 )
+from miniapp_api.certificates.qr import BORDER, qr_matrix
 from miniapp_api.certificates.token import key_id_of, sign_token, verify_token
 from policy.id_number import make
 from tests.support.skipping import unavailable
@@ -121,10 +122,15 @@ def test_qr_on_the_rendered_page_opens_the_verify_url(data, page):
     assert verify_token(keys, token) == data.certificate_no
 
 
-def test_qr_image_is_45_mm(page):
-    (image,) = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])
-    left, bottom, right, top = image.get_bounds()
-    assert round((right - left) / mm) == 45 and round((top - bottom) / mm) == 45
+def test_qr_code_is_drawn_45_mm_wide_with_its_quiet_zone(data, page):
+    """Drawn as filled modules, not an embedded image; its dark modules span the 45 mm less the
+    4-module quiet zone on each side."""
+    assert list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])) == []
+    paths = [obj.get_bounds() for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH])]
+    left, bottom, right, top = max(paths, key=lambda box: (box[2] - box[0]) * (box[3] - box[1]))
+    modules = len(qr_matrix(data.verify_url))
+    dark_span = 45 * (modules - 2 * BORDER) / modules
+    assert round((right - left) / mm, 1) == round(dark_span, 1) == round((top - bottom) / mm, 1)
 
 
 def test_rows_without_collective_subsidy():
