@@ -3,7 +3,7 @@
 SQLAlchemy reads `cursor.description` after every statement, but uses its columns only when it meets
 a statement for the first time (afterwards its cached result metadata knows them). psycopg 3.3
 builds a `Column` object per result column each time `description` is read (a known cost, psycopg
-issue #457), a tenth of an account lookup's CPU for its 34 columns. This cursor answers the same
+issue #457): 5 % of an account lookup's CPU for its 34 columns, measured in-process. This cursor answers the same
 None or sequence of the same columns, built from the same result on first use. It is set on every
 psycopg connection the app's engines open (`install`); SQLite is not concerned.
 """
