@@ -3,9 +3,10 @@
 Every JSON answer (jsonify, the schemas' dumps, problem details) goes through `app.json`. Flask's
 provider encodes with the standard library; orjson (a compiled encoder, well kept and widely used)
 writes a page's JSON in a fraction of the time, about 6 % of an account lookup's CPU
-(docs/performance.md). Keys stay sorted and dates stay Flask's HTTP dates (`default`), so only two
-things change: the text is UTF-8 rather than `\\uXXXX` escapes (API.md: JSON in UTF-8) and its
-separators are compact. Reading JSON is left to Flask and `core.bodies`.
+(docs/performance.md). Keys stay sorted and dates stay Flask's HTTP dates (`default`), so what
+changes is the text: UTF-8 rather than `\\uXXXX` escapes (API.md: JSON in UTF-8), compact
+separators, and floats as orjson writes them (the API answers none; money is integer fen). Reading
+JSON is left to Flask and `core.bodies`.
 """
 
 from __future__ import annotations
