@@ -32,8 +32,9 @@ class Cursor(psycopg.Cursor):
 
 
 class _ResultOf:
-    """What psycopg's `Column` reads of a cursor, kept for one result: its columns are then right even
-    if the cursor moved on to another statement before they were built."""
+    """What psycopg's `Column` reads of a cursor, with the result the description was made for: its
+    columns are then that result's even if the cursor moved on to another statement before they were
+    built (the encoding and adapters are the connection's, read when the columns are built)."""
 
     def __init__(self, cursor: psycopg.Cursor, result: pq.abc.PGresult):
         self.pgresult, self._encoding, self.adapters = result, cursor._encoding, cursor.adapters

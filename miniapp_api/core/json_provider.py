@@ -3,10 +3,12 @@
 Every JSON answer (jsonify, the schemas' dumps, problem details) goes through `app.json`. Flask's
 provider encodes with the standard library; orjson (a compiled encoder, well kept and widely used)
 writes a page's JSON in a fraction of the time, about 6 % of an account lookup's CPU
-(docs/performance.md). Keys stay sorted and dates stay Flask's HTTP dates (`default`), so what
-changes is the text: UTF-8 rather than `\\uXXXX` escapes (API.md: JSON in UTF-8), compact
-separators, and floats as orjson writes them (the API answers none; money is integer fen). Reading
-JSON is left to Flask and `core.bodies`.
+(docs/performance.md). Dates and dataclasses still go through Flask's `default` (HTTP dates, sorted
+fields) and mapping keys stay sorted, so what changes is the text: UTF-8 rather than `\\uXXXX`
+escapes (API.md: JSON in UTF-8) and compact separators. Beyond what the API answers (schema-dumped
+dicts of strings, integers within ±2^53, booleans) orjson differs from the standard library in
+small ways: non-string keys sort as text, NaN becomes null, integers of 2^64 and more are refused.
+Reading JSON is left to Flask and `core.bodies`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import orjson
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+_OPTIONS = (
+    orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 _PRETTY = _OPTIONS | orjson.OPT_INDENT_2
 
 

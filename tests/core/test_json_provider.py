@@ -67,6 +67,12 @@ def test_answer_keeps_flasks_http_dates(apps):
         assert written == json.loads(jsonify(value).get_data()) == {"day": "Tue, 02 Mar 2027 00:00:00 GMT"}
 
 
+def test_dataclass_fields_are_sorted_as_flask_sorts_them(apps):
+    ours, _ = apps
+    with ours.app_context():
+        assert ours.json.dumps({"point": Point(1, "一")}) == '{"point":{"label":"一","x":1}}'
+
+
 def test_debug_answers_are_indented(apps):
     ours, _ = apps
     ours.debug = True
