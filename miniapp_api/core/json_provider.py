@@ -4,7 +4,7 @@ Every JSON answer (jsonify, the schemas' dumps, problem details) goes through `a
 provider encodes with the standard library; orjson (a compiled encoder, well kept and widely used)
 writes a page's JSON in a fraction of the time, about 6 % of an account lookup's CPU
 (docs/performance.md). Dates and dataclasses still go through Flask's `default` (HTTP dates, sorted
-fields) and mapping keys stay sorted, so what changes is the text: UTF-8 rather than `\\uXXXX`
+fields) and mapping keys stay sorted, so what changes is the text: UTF-8 rather than `\\u4e2d`-style
 escapes (API.md: JSON in UTF-8) and compact separators. Beyond what the API answers (schema-dumped
 dicts of strings, integers within ±2^53, booleans) orjson differs from the standard library in
 small ways: non-string keys sort as text, NaN becomes null, integers of 2^64 and more are refused.
