@@ -40,7 +40,7 @@ def _public_keys() -> dict:
 def certificate(certificate_no: str):
     """One page: a title and a line of Chinese text in the embedded font, and the QR code of a link."""
     modules = qr.qr_matrix(f"http://127.0.0.1:8000/verify/{certificate_no}{'x' * 100}")  # the app's, same length
-    qr.png_of(modules)
+    qr.png_of(modules)  # made and dropped: the app makes the same PNG to store beside the PDF
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=True, initialFontName=CJK_FONT)
     canvas.setFont(CJK_FONT, 20)

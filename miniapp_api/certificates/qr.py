@@ -47,7 +47,7 @@ def draw(canvas: Canvas, matrix: Matrix, x: float, y: float, size: float) -> Non
     one path of rectangles (a run of dark modules in a row is one): sharp at any zoom and in print, no
     seams between modules, and no image to decode and compress. The rectangles are written as PDF
     operators in module units (integers) under one scaling: reportlab's own `rect` formats every
-    coordinate in pure Python, a quarter of a certificate's rendering for 600 of them."""
+    coordinate in pure Python, a fifth of a certificate's rendering for 600 of them."""
     module = size / len(matrix)
     rectangles = (
         f"{start} {number} {length} 1 re" for number, row in enumerate(matrix) for start, length in _dark_runs(row)
