@@ -16,6 +16,7 @@ from miniapp_api.certificates.pdf import CertificateData, render_certificate_pdf
 from miniapp_api.certificates.qr import png_of, qr_matrix
 from miniapp_api.certificates.signing import settings
 from miniapp_api.certificates.token import sign_token, verify_token
+from miniapp_api.core import readonly
 from miniapp_api.core.clock import SHANGHAI, clock, rfc3339
 from miniapp_api.core.errors import ApiError
 from miniapp_api.identity.access import first_with_caller
@@ -189,10 +190,12 @@ _VERIFIED = (
 
 
 def verification(token: str) -> Verification:
+    """What the public verification shows for `token`; in a `read_only` view (on its connection: no
+    ORM session is opened for one statement)."""
     number = verify_token(settings().signing.public_keys, token)
     if number is None or not is_certificate_number(number):
         return Verification(None)
-    return Verification(db.session.execute(_VERIFIED, {"number": number}).first())
+    return Verification(readonly.connection().execute(_VERIFIED, {"number": number}).first())
 
 
 def _download(*options: ORMOption) -> Select[tuple[Certificate]]:

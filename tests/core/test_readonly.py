@@ -55,6 +55,19 @@ def test_a_lookup_opens_no_session_and_gives_its_connection_back(client, owner, 
     assert len(watched["checkout"]) == len(watched["checkin"]) == 1
 
 
+def test_a_verification_opens_no_session_and_gives_its_connection_back(client, owner, watched):
+    """The public check of a certificate's QR code: one Core statement on the request's connection."""
+    resident_id, headers = owner
+    response = client.post(f"/api/v1/residents/{resident_id}/certificates", json={"year": 2026}, headers=headers)
+    token = response.get_json()["verify_url"].rsplit("/", 1)[1]
+    for listened in watched.values():
+        listened.clear()
+    response = client.get(f"/api/v1/verify/{token}")
+    assert response.status_code == 200 and response.get_json()["valid"] is True
+    assert watched["session"] == [] and watched["autocommit"] == ["AUTOCOMMIT"]
+    assert len(watched["checkout"]) == len(watched["checkin"]) == 1
+
+
 def test_a_read_only_views_session_runs_on_the_same_autocommit_connection(client, owner, watched):
     """The benefits page reads the resident (stacked, Core) and then its page through the session."""
     resident_id, headers = owner
