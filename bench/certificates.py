@@ -12,12 +12,14 @@ floor for `--rounds` rounds:
   them); the floor renders one PDF page with reportlab and one QR code per certificate.
   Certificates per second = certificates ÷ the time of all of it.
 - verifying: `wrk` on `GET /api/v1/verify/<token>` over the issued tokens; the floor checks the
-  Ed25519 signature and reads the certificate by its number (one keyed SELECT).
+  Ed25519 signature and reads the certificate by its number (one keyed SELECT). With `--before
+  REVISION`, that earlier commit is served too (a git worktree, same database) as a third side.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1/pension_bench16_certificates")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--before", metavar="REVISION", help="also serve this earlier commit in the verifying rounds")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-certificates-") as folder:
         env = environment(args, Path(folder))
@@ -131,7 +134,9 @@ def run(args: argparse.Namespace, env: dict, people: list[tuple[str, dict]]) -> 
     share = len(people) // args.rounds
     batches = [people[i * share : (i + 1) * share] for i in range(args.rounds)]
     tokens: list[str] = []
-    with harness.gunicorn("wsgi:app", env) as project, harness.gunicorn("bench.floors.certificates:app", env) as floor:
+    with contextlib.ExitStack() as stack:
+        project = stack.enter_context(harness.gunicorn("wsgi:app", env))
+        floor = stack.enter_context(harness.gunicorn("bench.floors.certificates:app", env))
         pending = {project: iter(batches), floor: iter(batches)}
 
         def issuing(base: str) -> harness.Result:
@@ -145,10 +150,12 @@ def run(args: argparse.Namespace, env: dict, people: list[tuple[str, dict]]) -> 
         issued = harness.alternate(args.rounds, {"project": project, "floor": floor}, issuing)
         lines = [harness.request_line("GET", f"/api/v1/verify/{token}") for token in tokens]
         print(f"\nverifying: {len(tokens)} tokens, {args.connections} connections, {args.seconds:g} s a round")
+        bases = {"project": project, "floor": floor}
+        if args.before:  # verifying only: every side reads the same certificates
+            root = stack.enter_context(harness.checkout(args.before))
+            bases["before"] = stack.enter_context(harness.gunicorn("wsgi:app", env, root=root))
         verified = harness.alternate(
-            args.rounds,
-            {"project": project, "floor": floor},
-            lambda base: harness.wrk(base, lines, args.connections, args.seconds),
+            args.rounds, bases, lambda base: harness.wrk(base, lines, args.connections, args.seconds)
         )
     print("\n" + harness.TABLE_HEADER)
     print(harness.summary("certificates issued (issue + PDF + QR)", issued))
