@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from miniapp_api.core import rulebook
 from miniapp_api.core.clock import SHANGHAI, clock
 from miniapp_api.core.errors import ApiError
+from miniapp_api.identity.access import first_with_caller
 from models import ContributionKind, Order, OrderStatus, Payer, Resident, db
 from policy import rules
 
@@ -96,5 +98,11 @@ def status_now(order: Order) -> str:
     return order.status
 
 
-def find(order_no: str) -> Order | None:
-    return db.session.scalar(db.select(Order).where(Order.order_no == order_no))
+# An order with its resident (the answer shows them, the authorization needs them), built once.
+_BY_NUMBER = db.select(Order).options(joinedload(Order.resident)).where(Order.order_no == bindparam("order_no"))
+
+
+def find_for_caller(order_no: str) -> Order | None:
+    """The order by number with its resident, and the caller's user row in the same statement
+    (`identity.access.first_with_caller`): a client polling after payment costs one round trip."""
+    return first_with_caller(_BY_NUMBER, order_no=order_no)
