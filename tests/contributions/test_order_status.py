@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models import db
+from models import Order, WeChatUser, db
 from tests.support import factories
 from tests.support.callers import CALLERS, OUTSIDERS
 from tests.support.database import counted
@@ -34,10 +34,25 @@ def test_only_the_resident_and_an_active_supporter_see_the_order(client, order, 
 
 
 @pytest.mark.parametrize("order_no", [ORDER_NO, "SX20270302NOSUCHORDER0001"])
-def test_without_a_token_every_order_is_401(client, order, order_no):
-    response = client.get(f"/api/v1/orders/{order_no}", headers={"Authorization": "Bearer forged"})
+def test_without_a_genuine_token_every_order_is_401_and_nothing_is_read(app, client, order, order_no):
+    for headers in ({}, {"Authorization": "Bearer forged"}):
+        with counted(app) as statements:
+            response = client.get(f"/api/v1/orders/{order_no}", headers=headers)
+        assert (response.status_code, response.get_json()["code"]) == (401, "unauthorized")
+        assert statements == []
+
+
+@pytest.mark.parametrize("order_no", [ORDER_NO, "SX20270302NOSUCHORDER0001"])
+def test_a_token_of_an_ended_generation_is_401(app, client, order, order_no):
+    """The binding moved or ended (the user's generation was raised): the token is refused first."""
+    with app.app_context():
+        owner = db.select(Order.resident_id).where(Order.order_no == ORDER_NO).scalar_subquery()
+        user = db.session.scalars(db.select(WeChatUser).where(WeChatUser.resident_id == owner)).one()
+        stale = factories.auth_header(user)
+        user.token_generation += 1
+        db.session.commit()
+    response = client.get(f"/api/v1/orders/{order_no}", headers=stale)
     assert (response.status_code, response.get_json()["code"]) == (401, "unauthorized")
-    assert client.get(f"/api/v1/orders/{order_no}").status_code == 401
 
 
 def test_an_unknown_order_answers_as_someone_elses_does(client, order):
