@@ -13,7 +13,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from miniapp_api.certificates.numbers import is_certificate_number, new_certificate_number
 from miniapp_api.certificates.pdf import CertificateData, render_certificate_pdf
-from miniapp_api.certificates.qr import png_of, qr_matrix
+from miniapp_api.certificates.qr import png_of, qr_matrix, qr_png
 from miniapp_api.certificates.signing import settings
 from miniapp_api.certificates.token import sign_token, verify_token
 from miniapp_api.core import readonly
@@ -223,7 +223,7 @@ def qr(certificate: Certificate) -> bytes:
     """The PNG of the verification link: rendered once, then served as stored."""
     if certificate.qr_png is not None:
         return certificate.qr_png
-    return _store(certificate, "qr_png", png_of(qr_matrix(verify_url(certificate))))
+    return _store(certificate, "qr_png", qr_png(verify_url(certificate)))
 
 
 def _store(certificate: Certificate, column: str, rendering: bytes, **unless_stored: bytes) -> bytes:

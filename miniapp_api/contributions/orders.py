@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from miniapp_api.core import rulebook
 from miniapp_api.core.clock import SHANGHAI, clock
 from miniapp_api.core.errors import ApiError
-from miniapp_api.identity.access import first_with_caller
+from miniapp_api.identity.access import first_for_caller
 from models import ContributionKind, Order, OrderStatus, Payer, Resident, db
 from policy import rules
 
@@ -104,5 +104,5 @@ _BY_NUMBER = db.select(Order).options(joinedload(Order.resident)).where(Order.or
 
 def find_for_caller(order_no: str) -> Order | None:
     """The order by number with its resident, and the caller's user row in the same statement
-    (`identity.access.first_with_caller`): a client polling after payment costs one round trip."""
-    return first_with_caller(_BY_NUMBER, order_no=order_no)
+    (`identity.access.first_for_caller`: 401 first): a client polling after payment costs one round trip."""
+    return first_for_caller(_BY_NUMBER, order_no=order_no)

@@ -77,6 +77,16 @@ def first_with_caller(query: Select[tuple[T]], **params: Any) -> T | None:
     return row[0]
 
 
+def first_for_caller(query: Select[tuple[T]], **params: Any) -> T | None:
+    """`first_with_caller` for a route that needs a login: 401 before any statement without a genuine
+    token, and 401 for a stale token or a user gone before anything is said about what was found."""
+    if claimed_user_id() is None:
+        current_user()  # refuses: there is no genuine token
+    found = first_with_caller(query, **params)
+    current_user()
+    return found
+
+
 @cache
 def _with_caller(query: Select) -> Select:
     return query.add_columns(WeChatUser).outerjoin(WeChatUser, WeChatUser.id == bindparam("caller_id"))
