@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import runpy
@@ -140,6 +141,16 @@ def test_workers_and_address_follow_the_environment(monkeypatch):
     for wrong in ("0", "-2", "many"):
         with pytest.raises(ValueError, match="WEB_CONCURRENCY"):
             _settings(monkeypatch, WEB_CONCURRENCY=wrong)
+
+
+def test_a_worker_keeps_the_loaded_app_out_of_garbage_collections(monkeypatch):
+    hook = _settings(monkeypatch)["post_worker_init"]
+    assert gc.get_freeze_count() == 0
+    try:
+        hook(worker=None)
+        assert gc.get_freeze_count() > 10_000, "full collections would walk the whole app again"
+    finally:
+        gc.unfreeze()
 
 
 # The schedules the issue asked for, in Asia/Shanghai time (benefits: also right after January's interest).
