@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import click
 import pytest
 import requests
+from gunicorn.config import Config
 
 from miniapp_api import COMMANDS
 from miniapp_api.core.config import ENV_KEYS
@@ -145,6 +146,7 @@ def test_workers_and_address_follow_the_environment(monkeypatch):
 
 def test_a_worker_keeps_the_loaded_app_out_of_garbage_collections(monkeypatch):
     hook = _settings(monkeypatch)["post_worker_init"]
+    Config().set("post_worker_init", hook)  # gunicorn takes it as that hook (it checks name and arity)
     assert gc.get_freeze_count() == 0
     try:
         hook(worker=None)
