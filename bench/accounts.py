@@ -443,8 +443,7 @@ def served(app, args, url: str, keys: dict, public_ids: list[str]) -> None:
         floor = stack.enter_context(harness.gunicorn("bench.floors.accounts:app", floor_env))
         bases = {"project": project, "floor": floor}
         if args.before:
-            root = stack.enter_context(harness.checkout(args.before))
-            bases["before"] = stack.enter_context(harness.gunicorn("wsgi:app", env, root=root))
+            bases["before"] = stack.enter_context(harness.gunicorn_at(args.before, "wsgi:app", env))
         rows = []
         for path, requests in lines.items():
             print(f"\nGET /{path} ({sizes[path]} bytes), {args.connections} connections")

@@ -152,8 +152,7 @@ def run(args: argparse.Namespace, env: dict, people: list[tuple[str, dict]]) -> 
         print(f"\nverifying: {len(tokens)} tokens, {args.connections} connections, {args.seconds:g} s a round")
         bases = {"project": project, "floor": floor}
         if args.before:  # verifying only: every side reads the same certificates
-            root = stack.enter_context(harness.checkout(args.before))
-            bases["before"] = stack.enter_context(harness.gunicorn("wsgi:app", env, root=root))
+            bases["before"] = stack.enter_context(harness.gunicorn_at(args.before, "wsgi:app", env))
         verified = harness.alternate(
             args.rounds, bases, lambda base: harness.wrk(base, lines, args.connections, args.seconds)
         )

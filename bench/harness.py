@@ -113,6 +113,13 @@ def checkout(revision: str) -> Iterator[Path]:
             subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
 
 
+@contextlib.contextmanager
+def gunicorn_at(revision: str, app: str, env: dict) -> Iterator[str]:
+    """`app` of the project at an earlier `revision` under gunicorn (the `--before` side of a bench)."""
+    with checkout(revision) as root, gunicorn(app, env, root=root) as base:
+        yield base
+
+
 @dataclass
 class Result:
     """One load run: requests per second and latency percentiles (ms); statuses other than 2xx counted."""
