@@ -1,27 +1,38 @@
-"""Sustained mixed load: lookups, order status, callbacks and verifications at 80 % of capacity for 2 minutes.
+"""Sustained mixed load: lookups, orders, callbacks and verifications at 80 % of capacity for 2 minutes.
 
     .venv/bin/python bench/mixed.py [--minutes 2] [--share 0.8] [--residents 1000]
 
 Creates the PostgreSQL database `pension_bench16_mixed`, seeds residents with a paid 2027 order, a
-bound WeChat user and an issued certificate each, and pending orders for the callbacks; serves the
-app under gunicorn (2 workers). Then, with the same mix of requests throughout (bench/load.py):
+bound WeChat user and an issued certificate each, pending orders for the callbacks, and residents
+who have not paid 2027 yet, known to the agency registry, to place orders (one each); serves the app
+under gunicorn (2 workers), its agency registry and tax bureau being the sandbox's (`flask sandbox`,
+its own process on the same box, over HTTP). Then, with the same mix of requests throughout
+(bench/load.py):
 
 1. idle: one request at a time, for the idle p99;
 2. capacity: 16 connections flat out (closed loop), for the requests per second the box gives;
 3. sustained: `--share` of that rate, started on schedule (open loop), for `--minutes`.
 
-It passes when nothing fails (every answer 2xx, every callback credited exactly once) and the
-sustained p99 stays within 2x the idle p99; it prints both, per kind of request too.
+It passes when nothing fails (every answer 2xx, every callback credited exactly once, every order
+placed registered with the tax bureau) and the sustained p99 stays within 2x the idle p99; it prints
+both, per kind of request too.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
+import json
 import logging
 import random
+import subprocess
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,14 +42,21 @@ from bench import harness, load  # noqa: E402
 from bench.certificates import NOW, environment, seed  # noqa: E402
 from miniapp_api import create_app  # noqa: E402
 from miniapp_api.core import config as configuration  # noqa: E402
+from miniapp_api.devtools import demo  # noqa: E402
 from miniapp_api.payments.notify import NOTIFY_PATH  # noqa: E402
+from models import CallbackDelivery, Certificate, LedgerEntry, Order, Resident, db  # noqa: E402
+from tests.support import factories  # noqa: E402  (rows made the way the app makes them)
+from tests.support.registry import add_change, new_record  # noqa: E402
+from tests.support.waiting import free_port, wait_until_up  # noqa: E402
 
 # Out of 20 requests: what a day of the mini-program looks like, roughly.
-MIX = ("account",) * 7 + ("ledger",) * 4 + ("order",) * 3 + ("verify",) * 3 + ("callback",) * 3
+MIX = ("account",) * 7 + ("ledger",) * 4 + ("place",) + ("order",) * 2 + ("verify",) * 3 + ("callback",) * 3
+PLACE_BODY = json.dumps({"year": 2027, "tier_fen": 100000, "kind": "normal"}).encode()
 IDLE_SECONDS = 15
 CAPACITY_SECONDS = 15
 MAX_RATE = 1000  # requests/s the callback pool is sized for (each delivery is used once)
 DUPLICATES = 0.2
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,17 +76,40 @@ def main(argv: list[str] | None = None) -> int:
         )
         with harness.fresh_database(args.database, keep=args.keep):
             harness.migrate(env)
-            return run(args, env, key)
+            with sandbox(env, Path(folder)) as counterparts:
+                return run(args, {**env, **counterparts}, key)
+
+
+@contextlib.contextmanager
+def sandbox(env: dict, folder: Path) -> Iterator[dict[str, str]]:
+    """The sandbox's agency registry and tax bureau (`flask sandbox`, its own process) on a free port;
+    yields the API's settings pointing at them."""
+    port = free_port()
+    private_key = callback_bench.devkeys.sandbox_tax_private_key(folder)
+    command = demo.sandbox_command("127.0.0.1", port, speedup=1)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**env, "SANDBOX_TAX_PRIVATE_KEY": str(private_key)}, stdout=log, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(f"{base}/agency/v1/changes?limit=1", process, timeout=90)
+            yield {"AGENCY_API_BASE": f"{base}/agency", "TAX_API_BASE": f"{base}/tax"}
+        finally:
+            process.terminate()
+            process.wait(30)
 
 
 class Mix:
-    """Builds requests in the MIX order: each kind from its own prepared pool (callbacks used once)."""
+    """Builds requests in the MIX order: each kind from its own prepared pool (callbacks and the
+    residents who place an order used once)."""
 
-    def __init__(self, app, people: list[tuple[str, dict]], callbacks: list[load.Request]):
+    def __init__(
+        self, app, people: list[tuple[str, dict]], callbacks: list[load.Request], placers: list[tuple[str, dict]]
+    ):
         self.people, self.callbacks, self.rng = people, iter(callbacks), random.Random(5)
+        self.placers, self.placed = iter(placers), 0
         with app.app_context():
-            from models import Certificate, Order, Resident, db
-
             rows = db.session.execute(
                 db.select(Resident.public_id, Order.order_no, Certificate.token)
                 .join(Order, Order.resident_id == Resident.id)
@@ -83,15 +124,29 @@ class Mix:
     def _one(self, kind: str) -> load.Request:
         resident_id, headers = self.rng.choice(self.people)
         if kind == "callback":
-            delivery = next(self.callbacks, None)
-            if delivery is None:
-                raise SystemExit(f"the callback pool ran out: the box serves more than {MAX_RATE}/s, raise MAX_RATE")
-            return delivery
+            return _next(self.callbacks, kind)
+        if kind == "place":
+            return self._placement()
         if kind == "verify":
             return load.http("GET", f"/api/v1/verify/{self.rng.choice(self.tokens)}", label=kind)
         if kind == "order":
             return load.http("GET", f"/api/v1/orders/{self.orders[resident_id]}", headers, label=kind)
         return load.http("GET", f"/api/v1/residents/{resident_id}/{kind}", headers, label=kind)
+
+    def _placement(self) -> load.Request:
+        """A resident's own order for 2027, with its own Idempotency-Key."""
+        resident_id, headers = _next(self.placers, "place")
+        self.placed += 1
+        headers = {**headers, "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+        path = f"/api/v1/residents/{resident_id}/contributions"
+        return load.http("POST", path, headers, PLACE_BODY, label="place")
+
+
+def _next(pool: Iterator[T], kind: str) -> T:
+    found = next(pool, None)
+    if found is None:
+        raise SystemExit(f"the {kind} pool ran out: the box serves more than {MAX_RATE}/s, raise MAX_RATE")
+    return found
 
 
 def run(args: argparse.Namespace, env: dict, key) -> int:
@@ -99,10 +154,10 @@ def run(args: argparse.Namespace, env: dict, key) -> int:
     people = seed(env, args.residents)
     logging.getLogger().setLevel(logging.WARNING)  # after the apps made: not a line per certificate issued
     issue_all(app, people)
-    pending = callback_bench.seed(app, callback_orders(args), NOW)
+    pending = callback_bench.seed(app, int(pool_size(args, "callback") / (1 + DUPLICATES)), NOW)
     deliveries = callback_bench.mixed_deliveries(pending, key, DUPLICATES, random.Random(3), NOW)
     callbacks = [load.http("POST", NOTIFY_PATH, headers, body, label="callback") for body, headers in deliveries]
-    mix = Mix(app, people, callbacks)
+    mix = Mix(app, people, callbacks, placers(env, pool_size(args, "place")))
     with harness.gunicorn("wsgi:app", env) as base:
         load.once(base, mix.requests(100), 4)  # warm both workers up
         idle = load.once(base, mix.requests(int(IDLE_SECONDS * 40)), 1)
@@ -112,13 +167,31 @@ def run(args: argparse.Namespace, env: dict, key) -> int:
         print(f"capacity  {capacity.rps:.0f}/s at {args.connections} connections, p99 {capacity.p99:.1f} ms")
         print(f"sustained {rate:.0f}/s for {args.minutes:g} min (load {harness.load_average()}) ...", flush=True)
         sustained = load.at_rate(base, mix.requests(int(rate * 60 * args.minutes)), rate)
-    return report(app, idle, sustained)
+    return report(app, idle, sustained, mix.placed)
 
 
-def callback_orders(args: argparse.Namespace) -> int:
-    """Pending orders enough for every callback of the runs at up to MAX_RATE requests/s."""
+def pool_size(args: argparse.Namespace, kind: str) -> int:
+    """Requests of `kind` enough for the runs at up to MAX_RATE requests/s (callbacks: duplicates included)."""
     requests = 100 + IDLE_SECONDS * 40 + CAPACITY_SECONDS * 150 + MAX_RATE * args.share * 60 * args.minutes
-    return int(requests * MIX.count("callback") / len(MIX) / (1 + DUPLICATES)) + 100
+    return int(requests * MIX.count(kind) / len(MIX)) + 100
+
+
+def placers(env: dict, count: int) -> list[tuple[str, dict]]:
+    """`count` residents who have not paid 2027, each known to the sandbox's registry: (resident_id,
+    owner's auth header) each, to place one order each."""
+    app = create_app({name: env[name] for name in configuration.ENV_KEYS if name in env})
+    with app.app_context():
+        people = []
+        for n in range(count):  # 500 a birth date: the ID numbers' sequences stay unique
+            record = new_record(str(dt.date(1980, 1, 1) + dt.timedelta(days=n // 500)), n % 500 * 2 + 1)
+            add_change(env["AGENCY_API_BASE"], record["id_number"], record=record)
+            born = dt.date.fromisoformat(record["birth_date"])
+            resident = factories.resident(record["id_number"], record["name"], born)
+            people.append((resident.public_id, factories.user(bound_to=resident)))
+        db.session.commit()
+        made = [(resident_id, factories.auth_header(user)) for resident_id, user in people]
+        db.engine.dispose()
+    return made
 
 
 def issue_all(app, people: list[tuple[str, dict]]) -> None:
@@ -128,8 +201,8 @@ def issue_all(app, people: list[tuple[str, dict]]) -> None:
         assert response.status_code == 201, response.get_data(as_text=True)[:300]
 
 
-def report(app, idle: harness.Result, sustained: harness.Result) -> int:
-    once = exactly_once(app)
+def report(app, idle: harness.Result, sustained: harness.Result, placed: int) -> int:
+    once = exactly_once(app) and registered(app, placed)
     within = sustained.p99 <= 2 * idle.p99
     print(
         f"sustained {sustained.rps:.0f}/s reached, p50 {sustained.p50:.1f} ms, p99 {sustained.p99:.1f} ms "
@@ -147,8 +220,6 @@ def report(app, idle: harness.Result, sustained: harness.Result) -> int:
 
 def exactly_once(app) -> bool:
     """Every callback order credited is in the inbox as credited once, with exactly its ledger entries."""
-    from models import CallbackDelivery, LedgerEntry, Order, db
-
     with app.app_context():
         ours, paid = Order.order_no.like("BENCH%"), Order.status == "paid"
         credited = db.session.scalar(db.select(db.func.count()).where(ours, paid))
@@ -166,6 +237,22 @@ def exactly_once(app) -> bool:
     verdict = "exactly once" if once else "MISMATCH"
     print(f"callbacks {credited} payments credited; ledger entries, fen {booked} (expected {expected}): {verdict}")
     return once
+
+
+def registered(app, placed: int) -> bool:
+    """Every order placed is pending and registered with the tax bureau (nothing half written), one a
+    placement at most."""
+    with app.app_context():
+        placed_here = (db.not_(Order.order_no.like("BENCH%")), Order.year == 2027, Order.status != "paid")
+        pending = db.func.count().filter(Order.status == "pending")
+        orders, registered, pending = db.session.execute(
+            db.select(db.func.count(), db.func.count(Order.tax_order_no), pending).where(*placed_here)
+        ).one()
+        db.engine.dispose()
+    whole = orders == registered == pending and orders <= placed
+    verdict = "all pending, registered with the tax bureau" if whole else "MISMATCH"
+    print(f"orders    {placed} placements sent, {orders} orders placed, {registered} registered: {verdict}")
+    return whole
 
 
 if __name__ == "__main__":
