@@ -124,8 +124,8 @@ def seed(app, count: int, now_text: str = NOW) -> list[dict]:
     orders = []
     with app.app_context():
         for n in range(count):
-            born = dt.date(1962, 1, 1) + dt.timedelta(days=n // 500)
-            number = id_number.make("140105", born, n % 500 * 2 + 1)
+            born, sequence = harness.seeded_person(dt.date(1962, 1, 1), n)
+            number = id_number.make("140105", born, sequence)
             resident = Resident(
                 **id_number_columns(number),
                 name="王建国",

@@ -8,6 +8,7 @@ each; only one of them is loaded at a time, in alternating rounds, so both see t
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import statistics
@@ -26,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import cpu  # noqa: E402
 from miniapp_api.core import config as configuration  # noqa: E402
-from tests.support.waiting import free_port, wait_until_up  # noqa: E402
+from miniapp_api.devtools import demo  # noqa: E402
+from tests.support.waiting import free_port, stop, wait_until_up  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 WRK_SCRIPT = Path(__file__).with_name("wrk_requests.lua")
@@ -87,17 +89,34 @@ def migrate(env: dict) -> None:
 def gunicorn(app: str, env: dict, workers: int = WORKERS, root: Path = ROOT) -> Iterator[str]:
     """`app` (e.g. `wsgi:app`) of the checkout at `root` under gunicorn with its settings; yields its base URL."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     environment = {**env, "WEB_CONCURRENCY": str(workers), "BIND": f"127.0.0.1:{port}", "PYTHONPATH": str(root)}
     command = [sys.executable, "-m", "gunicorn", "-c", str(root / "gunicorn.conf.py"), "--preload", app]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    with served(command, environment, f"{base}/healthz", root) as process:
+        cpu.SERVERS[base] = process.pid
+        yield base
+
+
+@contextlib.contextmanager
+def served(command: list[str], env: dict, ready_url: str, root: Path = ROOT) -> Iterator[subprocess.Popen]:
+    """A server `command` running once `ready_url` answers 200, stopped afterwards (killed if it does not
+    stop); a server that does not come up is reported with the end of its output."""
+    with tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log") as log:
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout=90)
-            cpu.SERVERS[f"http://127.0.0.1:{port}"] = process.pid
-            yield f"http://127.0.0.1:{port}"
+            try:
+                wait_until_up(ready_url, process, timeout=90)
+            except AssertionError as error:
+                raise RuntimeError(f"{' '.join(command)}: {error}\n{demo.tail(Path(log.name))}") from None
+            yield process
         finally:
-            process.terminate()
-            process.wait(30)
+            stop(process, timeout=30)
+
+
+def seeded_person(first_birthday: dt.date, n: int) -> tuple[dt.date, int]:
+    """Birth date and ID-number sequence of the n-th resident of a seeded group: 500 a birth date, odd
+    sequences, so that no two of a group share an ID number (groups start on birthdays years apart)."""
+    return first_birthday + dt.timedelta(days=n // 500), n % 500 * 2 + 1
 
 
 @contextlib.contextmanager
