@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Row, Select, func
+from sqlalchemy import ColumnElement, Select, func
 
 from miniapp_api.benefits import monthly
 from miniapp_api.core import rulebook
 from miniapp_api.core.clock import clock
+from miniapp_api.core.stacked import Record
 from models import ContributionKind, EntryKind, LedgerEntry, Order, OrderStatus, Resident, db
 from policy import benefits, years
 from policy.facts import ContributionHistory, ResidentFacts
@@ -56,7 +57,7 @@ class Account:
 
 @dataclass(frozen=True)
 class LedgerPage:
-    items: list[Row]  # entries with their order's number (`LEDGER_COLUMNS`)
+    items: list[Record]  # entries with their order's number (`LEDGER_COLUMNS`)
     next_page: int | None
 
 
@@ -98,7 +99,7 @@ def ledger_reads(by_year: bool) -> Callable[[ColumnElement], dict[str, Select]]:
 _NEWEST_FIRST = (_ENTRIES.c.booked_at.desc(), _ENTRIES.c.id.desc())
 
 
-def account(resident: Resident | Row, rows: dict[str, list[Row]]) -> Account:
+def account(resident: Resident | Record, rows: dict[str, list[Record]]) -> Account:
     """The account from the resident and the rows of `account_reads`: balance by source, paid years,
     status, eligibility and the benefit estimate."""
     standard, facts = rulebook.standard(), rulebook.facts_from_snapshot(resident)
@@ -146,14 +147,14 @@ def page_params(year: int | None, page: int) -> dict[str, int]:
     return {"offset": (page - 1) * PAGE_SIZE} | ({} if year is None else {"year": year})
 
 
-def ledger_page(entries: list[Row], page: int) -> LedgerPage:
+def ledger_page(entries: list[Record], page: int) -> LedgerPage:
     """The page from the rows of `ledger_reads` (a union's rows come in no set order: sorted here, newest
     first as the page's read chose them) and the next page number (None on the last)."""
     rows = sorted(entries, key=lambda entry: (entry.booked_at, entry.id), reverse=True)
     return LedgerPage(rows[:PAGE_SIZE], page + 1 if len(rows) > PAGE_SIZE else None)
 
 
-def latest_tier(orders: Sequence[Row]) -> int | None:
+def latest_tier(orders: Sequence[Record]) -> int | None:
     """The tier of the latest paid normal contribution (the basis of the benefit estimate), of `live_orders`."""
     paid = [o for o in orders if o.status == OrderStatus.PAID and o.kind == ContributionKind.NORMAL]
     return max(paid, key=lambda order: order.year).tier_fen if paid else None

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Row
-
+from miniapp_api.core.stacked import Record
 from models import BenefitPayment, Resident, db
 
 PAGE_SIZE = 24  # two years of months a page
@@ -18,7 +17,7 @@ class PaymentPage:
     next_page: int | None
 
 
-def page(resident: Resident | Row, year: int | None, number: int) -> PaymentPage:
+def page(resident: Resident | Record, year: int | None, number: int) -> PaymentPage:
     """One page of the resident's payments, newest month first, and the next page (None on the last)."""
     query = (
         db.select(BenefitPayment)

@@ -77,13 +77,13 @@ class Schema(ma.Schema):
         unknown = ma.RAISE
 
     def get_attribute(self, obj, attr, default):
-        """Plain dicts are read by key, rows of Core statements (the hot reads dump them), dataclasses and
-        models by attribute, in one step: marshmallow's own lookup checks each object's type field by
-        field and tries `obj[attr]` first, which a row refuses with an exception."""
+        """Plain dicts are read by key; rows of Core statements and named tuples (the hot reads dump them),
+        dataclasses and models by attribute, in one step: marshmallow's own lookup checks each object's
+        type field by field and tries `obj[attr]` first, which a row or a tuple refuses with an exception."""
         if "." not in attr:
             if type(obj) is dict:
                 return obj.get(attr, default)
-            if isinstance(obj, Row) or not hasattr(obj, "__getitem__"):
+            if isinstance(obj, Row | tuple) or not hasattr(obj, "__getitem__"):
                 return getattr(obj, attr, default)
         return super().get_attribute(obj, attr, default)
 

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Row, Select, or_
 
 from integrations.agency import RegistryRecord
 from miniapp_api.core.clock import clock
+from miniapp_api.core.stacked import Record
 from models import ContributionKind, Order, OrderStatus, Resident, db
 from policy.data import PolicyBook, Standard, load_standards
 from policy.facts import ContributionHistory, ResidentFacts
@@ -42,7 +43,7 @@ def facts_from_registry(record: RegistryRecord) -> ResidentFacts:
     )
 
 
-def facts_from_snapshot(resident: Resident | Row) -> ResidentFacts:
+def facts_from_snapshot(resident: Resident | Row | Record) -> ResidentFacts:
     """The facts stored from the change feed or the last registry visit (a Resident, or a row of its
     columns as batch jobs read them; a resident's own payment asks the registry afresh)."""
     return ResidentFacts(
@@ -107,7 +108,7 @@ def live_orders_by_resident(resident_ids: list[int]) -> dict[int, list[Row]]:
     return by_resident
 
 
-def history_of(orders: Sequence[Row], now: dt.datetime) -> ContributionHistory:
+def history_of(orders: Sequence[Row | Record], now: dt.datetime) -> ContributionHistory:
     """A resident's history from their live (pending or paid) orders."""
     paid = [o for o in orders if o.status == OrderStatus.PAID]
     pending = [o for o in orders if o.status == OrderStatus.PENDING and o.expires_at > now]

@@ -10,19 +10,45 @@ share is one column, of the first part's type. A request on a box where the work
 database share the cores spends much of a round trip switching between them, so the reads of a
 page view go together (docs/performance.md, "Against the floor", 2026-12-04).
 
+Each part's rows come back as named tuples of that part's own columns, not as SQLAlchemy rows: reading
+a column of a row by attribute raises and catches an AttributeError inside SQLAlchemy before it finds
+the column (about 2,000 instructions a read, a tenth of an account lookup's; a named tuple's is a slot).
+
 No library does this (SQLAlchemy has no multi-statement result, and psycopg's pipeline mode is not
 reachable through SQLAlchemy's execution), hence this small module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CompoundSelect, Connection, Row, Select, cast, literal_column, null, union_all
 from sqlalchemy.types import TypeEngine
 
 PART = "part"
-Stacked = Select | CompoundSelect
+_NAMED_TUPLE: Any = namedtuple  # a type of fields known only when the statement is built
+
+if TYPE_CHECKING:
+
+    class Record(tuple):
+        """What a type checker sees of a part's row: a named tuple of the part's columns."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    Record = tuple
+
+
+@dataclass(frozen=True)
+class Stacked:
+    """A `stacked` statement and, by part name, how a row of it becomes that part's record."""
+
+    statement: Select | CompoundSelect
+    records: Mapping[str, Callable[[Row], Record]]
 
 
 def stacked(parts: Mapping[str, Select]) -> Stacked:
@@ -38,17 +64,26 @@ def stacked(parts: Mapping[str, Select]) -> Stacked:
         typed = not branches
         padded = [(own[key] if key in own else _pad(kind, typed)).label(key) for key, kind in columns.items()]
         branches.append(select.with_only_columns(literal_column(f"'{name}'").label(PART), *padded))
-    return branches[0] if len(branches) == 1 else union_all(*branches)
+    statement = branches[0] if len(branches) == 1 else union_all(*branches)
+    return Stacked(statement, {name: _record(name, select, list(columns)) for name, select in parts.items()})
 
 
-def fetched(
-    statement: Stacked, params: Mapping[str, object], names: Sequence[str], connection: Connection
-) -> dict[str, list[Row]]:
-    """The rows of a `stacked` statement on `connection`, by part (every one of `names` present, if empty)."""
-    split: dict[str, list[Row]] = {name: [] for name in names}
-    for row in connection.execute(statement, params):
-        split[row._mapping[PART]].append(row)
+def fetched(read: Stacked, params: Mapping[str, object], connection: Connection) -> dict[str, list[Record]]:
+    """The records of a `stacked` read on `connection`, by part (every part present, if empty)."""
+    split: dict[str, list[Record]] = {name: [] for name in read.records}
+    for row in connection.execute(read.statement, params):
+        split[row[0]].append(read.records[row[0]](row))
     return split
+
+
+def _record(part: str, select: Select, columns: list[str]) -> Callable[[Row], Record]:
+    """A row of the stacked statement as a named tuple of `part`'s own columns (after `PART`)."""
+    own = [_name(column) for column in select.selected_columns]
+    record: Any = _NAMED_TUPLE(f"{part}_record", own)
+    take = itemgetter(*(1 + columns.index(key) for key in own))
+    if len(own) == 1:
+        return lambda row: record(take(row))
+    return lambda row: record._make(take(row))
 
 
 def _pad(kind: TypeEngine, typed: bool):

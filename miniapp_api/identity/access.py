@@ -8,12 +8,11 @@ so nobody learns whether the resident exists.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache, wraps
 from typing import Any, TypeVar
 
 from flask import g
-from sqlalchemy import ColumnElement, Exists, Row, Select, bindparam
+from sqlalchemy import ColumnElement, Exists, Select, bindparam
 
 from miniapp_api.core import readonly, stacked
 from miniapp_api.core.errors import ApiError
@@ -128,29 +127,21 @@ def _readable_resident(fields: Sequence[str] | None) -> Select:
 _RESIDENT_OF_URL = db.select(_RESIDENTS.c.id).where(_RESIDENTS.c.public_id == db.bindparam("public_id"))
 
 
-@dataclass(frozen=True)
-class Reads:
-    """A view's reads stacked with the resident's (`core.stacked`): the whole view in one round trip."""
-
-    statement: stacked.Stacked
-    names: tuple[str, ...]
-
-
 def reads_with_resident(
     parts: Callable[[ColumnElement], Mapping[str, Select]], resident_fields: Sequence[str] | None = None
-) -> Reads:
-    """The view's reads (`parts` of the resident's id, as a column), built once, with the resident's:
-    their id and `resident_fields` (every column when None; a view that shows nothing of the resident
-    reads nothing more of them, their name and ID number included). The reads run before the caller
-    is authorized; nothing of them is seen unless the caller is."""
+) -> stacked.Stacked:
+    """The view's reads (`parts` of the resident's id, as a column), built once, stacked with the
+    resident's (`core.stacked`: the whole view in one round trip): their id and `resident_fields`
+    (every column when None; a view that shows nothing of the resident reads nothing more of them,
+    their name and ID number included). The reads run before the caller is authorized; nothing of
+    them is seen unless the caller is."""
     built = parts(_RESIDENT_OF_URL.scalar_subquery())
-    resident = _readable_resident(resident_fields)
-    return Reads(stacked.stacked({"resident": resident, **built}), tuple(built))
+    return stacked.stacked({"resident": _readable_resident(resident_fields), **built})
 
 
 _RESIDENT_ONLY = reads_with_resident(lambda _: {})
 # A view's reads: fixed, or chosen with their bind parameters from the view's parsed arguments.
-ReadsFor = Reads | Callable[..., tuple[Reads, Mapping[str, Any]]]
+ReadsFor = stacked.Stacked | Callable[..., tuple[stacked.Stacked, Mapping[str, Any]]]
 
 
 def resident_read(view=None, *, reads: ReadsFor | None = None):
@@ -173,17 +164,19 @@ def resident_read(view=None, *, reads: ReadsFor | None = None):
     return wrapper
 
 
-def _readable(resident_id: str, reads: Reads, extra: Mapping[str, Any]) -> tuple[Row, dict[str, list[Row]]]:
+def _readable(
+    resident_id: str, reads: stacked.Stacked, extra: Mapping[str, Any]
+) -> tuple[stacked.Record, dict[str, list[stacked.Record]]]:
     """The resident's row if the caller may act for them, and the rows of `reads`, in one statement;
     in `resident_scoped`'s order: 404 for an unknown resident, then 401 for a missing or bad token,
     then 404 unless self or an active link."""
     params = {**extra, "user_id": claimed_user_id(), "public_id": resident_id}
-    rows = stacked.fetched(reads.statement, params, ("resident", *reads.names), readonly.connection())
+    rows = stacked.fetched(reads, params, readonly.connection())
     resident = rows.pop("resident")
     return _authorized(resident[0] if resident else None), rows
 
 
-def _authorized(row: Row | None) -> Row:
+def _authorized(row: stacked.Record | None) -> stacked.Record:
     if row is None:
         raise not_found()
     check_generation(row.caller_generation, caller_subject())

@@ -28,8 +28,7 @@ def parts(app):
         for year in (2026, 2027):
             factories.paid_order(owner, year=year, paid_at=PAID_AT)
         db.session.commit()
-        statement = stacked.stacked(PARTS)
-        yield stacked.fetched(statement, {}, tuple(PARTS), db.session.connection()), owner.id
+        yield stacked.fetched(stacked.stacked(PARTS), {}, db.session.connection()), owner.id
 
 
 def test_each_part_gets_its_own_rows_with_their_types(parts):
@@ -45,21 +44,35 @@ def test_each_part_gets_its_own_rows_with_their_types(parts):
     ]
 
 
-def test_a_part_without_rows_is_there_empty_and_pads_are_null(parts):
+def test_a_part_without_rows_is_there_empty_and_each_record_has_its_own_columns_only(parts):
     rows, _ = parts
     assert rows["nothing"] == []
-    assert all(o.birth_date is None and o.kind is None for o in rows["orders"])
+    assert {name: records[0]._fields for name, records in rows.items() if records} == {
+        "resident": ("id", "birth_date", "categories"),
+        "orders": ("resident_id", "year", "paid_at", "tier_fen"),
+        "sums": ("kind", "amount_fen"),
+    }
+    assert not any(hasattr(o, "birth_date") or hasattr(o, "kind") for o in rows["orders"])
+    assert all(isinstance(record, tuple) for records in rows.values() for record in records)  # not SQLAlchemy rows
+
+
+def test_a_part_of_one_column_is_a_record_of_that_column(app):
+    with app.app_context():
+        factories.resident()
+        db.session.commit()
+        rows = stacked.fetched(stacked.stacked({"ids": db.select(Resident.id)}), {}, db.session.connection())
+    assert [record._fields for record in rows["ids"]] == [("id",)] and isinstance(rows["ids"][0].id, int)
 
 
 def test_a_shared_name_is_one_column():
-    statement = stacked.stacked(PARTS)
+    statement = stacked.stacked(PARTS).statement
     names = [column.key for column in statement.selected_columns]
     assert names.count("year") == 1 and names[0] == stacked.PART
     assert len(names) == len(set(names))
 
 
 def test_a_single_part_is_its_own_select_and_an_unnamed_column_is_refused():
-    assert "UNION" not in str(stacked.stacked({"orders": PARTS["orders"]}))
+    assert "UNION" not in str(stacked.stacked({"orders": PARTS["orders"]}).statement)
     with pytest.raises(ValueError, match="needs a name"):
         stacked.stacked({"sums": db.select(db.func.sum(LedgerEntry.amount_fen))})
 
@@ -79,5 +92,5 @@ def test_the_lookups_statements_fit_psycopgs_query_cache():
 
 
 def test_only_the_first_part_pads_with_casts():
-    sql = str(stacked.stacked(PARTS).compile()).split("UNION ALL")
+    sql = str(stacked.stacked(PARTS).statement.compile()).split("UNION ALL")
     assert "CAST(NULL AS" in sql[0] and not any("CAST(NULL AS" in branch for branch in sql[1:])
