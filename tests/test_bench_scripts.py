@@ -1,14 +1,16 @@
 """Every benchmark in bench/ still starts: its imports resolve and its options parse (`--help`).
 
 The benchmarks run by hand, not in the suite, so nothing else notices when a refactoring moves what one
-imports (bench/batch_jobs.py stopped starting that way once, unnoticed for a day). Two also run end to
-end on a small scale: the registry sync and the mixed load (whose checks are what it proves).
+imports (bench/batch_jobs.py stopped starting that way once, unnoticed for a day). Three also run end to
+end on a small scale: the registry sync, the instruction count and the mixed load (whose checks are
+what it proves).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +59,29 @@ def test_the_registry_benchmark_runs_both_passes_through_the_agencys_json(databa
     ]  # fmt: skip
     assert all("of a reader process" in line for line in timed)
     assert done.stdout.splitlines()[-1].startswith("full load / floor: ")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres_only
+def test_the_instruction_count_comes_out_the_same_twice(database_url):
+    """bench/instructions.py end to end on a few residents, twice: callgrind counts what the same requests
+    cost (the same to a fraction of a per cent, which is what it is for on a VM whose speed swings), and
+    the floor, doing less, costs less."""
+    if shutil.which("valgrind") is None or shutil.which("cc") is None:
+        unavailable("valgrind and a C compiler are not installed (apt-get install valgrind gcc)")
+    own = sa.make_url(database_url).set(database=f"{sa.make_url(database_url).database}_instructions_bench")
+    command = [sys.executable, str(BENCH / "instructions.py"), "--residents", "40", "--requests", "30",
+               "--paths", "account", "--postgres-url", own.render_as_string(hide_password=False)]  # fmt: skip
+    counts = []
+    for _ in range(2):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        found = re.search(r"^\| GET /account \| ([\d.]+) M \| ([\d.]+) M \| \*\*([\d.]+)\*\* \|$", done.stdout, re.M)
+        assert found, done.stdout
+        counts.append([float(value) for value in found.groups()])
+    (project, floor, ratio), again = counts
+    assert abs(again[0] - project) / project < 0.005 and abs(again[1] - floor) / floor < 0.005, counts
+    assert 0 < floor < project and ratio == pytest.approx(floor / project, abs=0.002)
 
 
 MASTER = """
