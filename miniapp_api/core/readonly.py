@@ -5,21 +5,15 @@ read-only request loses nothing without one, and saves the BEGIN and ROLLBACK ro
 marked here must never write: each statement would commit on its own.
 
 Its statements run on one connection of the app's engine in autocommit mode (sharing its pool),
-taken when the first statement needs it and given back when the request ends: `connection()` hands
-it to Core statements (the stacked reads of `identity.access`), and the session binds to it
+checked out when the first statement needs it and given back when the request ends: `connection()`
+hands it to Core statements (the stacked reads of `identity.access`), and the session binds to it
 (`models.base.Session`) only if the view uses one. An account lookup opens no ORM session: opening
 and closing one around its one statement cost an eighth of its CPU (docs/performance.md).
-
-A connection given back stays checked out, in autocommit, for the next read-only request (up to
-`KEPT` of them): checking one out of the pool, switching it to autocommit and back and returning it
-cost a tenth of an account lookup's instructions. It holds no transaction and no lock meanwhile (its
-SQLAlchemy transaction is a marker that autocommit never sends). One a session ran on, or that broke,
-goes back to the pool as before; the kept ones are closed when the engine is disposed.
 """
 
 from __future__ import annotations
 
-from functools import partial, wraps
+from functools import wraps
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Connection, Engine, event
@@ -29,14 +23,11 @@ from models.base import SESSION_BIND, Session
 
 _CONNECTION = "read_only_connection"
 _SESSION_ON_IT = "read_only_session"
-_KEPT = "read_only_kept"
-KEPT = 2  # idle connections kept between read-only requests: a sync worker serves one at a time
 
 
 def init_app(app: Flask) -> None:
     """Give the connection back when the request ends: not the app context, which a request shares
     with an app context already pushed (a command, a test) and which would keep the binding after it."""
-    app.extensions[_KEPT] = []
     app.teardown_request(_give_back)
 
 
@@ -52,51 +43,26 @@ def read_only(view):
 
 
 def connection() -> Connection:
-    """The read-only request's autocommit connection (a kept one, or checked out, on first use)."""
+    """The read-only request's autocommit connection (checked out on first use)."""
     if _CONNECTION not in g:
-        setattr(g, _CONNECTION, _taken())
+        setattr(g, _CONNECTION, _autocommit_engine().connect())
     return g.get(_CONNECTION)
-
-
-def _taken() -> Connection:
-    try:
-        return current_app.extensions[_KEPT].pop()
-    except IndexError:
-        return _autocommit_engine().connect()
 
 
 def _autocommit_engine() -> Engine:
     extensions = current_app.extensions
     if "autocommit_engine" not in extensions:  # built once: building it costs as much as a lookup
         extensions["autocommit_engine"] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-        event.listen(db.engine, "engine_disposed", partial(_close_kept, extensions[_KEPT]))
     return extensions["autocommit_engine"]
 
 
 def _give_back(_exc) -> None:
     g.pop(SESSION_BIND, None)
-    session_ran = g.pop(_SESSION_ON_IT, False)
-    if session_ran:
+    if g.pop(_SESSION_ON_IT, False):
         db.session.remove()  # the view's session lets go of the connection first
-    taken = g.pop(_CONNECTION, None)
-    if taken is not None:
-        _keep_or_close(taken, session_ran)
-
-
-def _keep_or_close(taken: Connection, session_ran: bool) -> None:
-    kept = current_app.extensions[_KEPT]
-    if session_ran or taken.invalidated or len(kept) >= KEPT:
-        taken.close()
-    else:
-        kept.append(taken)
-
-
-def _close_kept(kept: list[Connection], _engine: Engine) -> None:
-    """Close the kept connections for good: the pool they came from is gone (disposed) by now."""
-    while kept:
-        connection = kept.pop()
-        connection.detach()
-        connection.close()
+    checked_out = g.pop(_CONNECTION, None)
+    if checked_out is not None:
+        checked_out.close()
 
 
 @event.listens_for(Session, "after_begin")

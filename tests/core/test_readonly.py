@@ -6,10 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import event
 
-from miniapp_api.core import readonly
 from models import Resident, db
 from models.base import Session
 from tests.support import factories
@@ -50,15 +48,14 @@ def watched(app):
 
 
 @pytest.mark.parametrize("path", ["account", "ledger"])
-def test_a_lookup_opens_no_session_and_keeps_its_connection_for_the_next(client, owner, watched, path):
+def test_a_lookup_opens_no_session_and_gives_its_connection_back(client, owner, watched, path):
     resident_id, headers = owner
-    for _ in range(3):
-        assert client.get(f"/api/v1/residents/{resident_id}/{path}", headers=headers).status_code == 200
-    assert watched["session"] == [] and watched["autocommit"] == ["AUTOCOMMIT"] * 3
-    assert (len(watched["checkout"]), len(watched["checkin"])) == (1, 0)
+    assert client.get(f"/api/v1/residents/{resident_id}/{path}", headers=headers).status_code == 200
+    assert watched["session"] == [] and watched["autocommit"] == ["AUTOCOMMIT"]
+    assert len(watched["checkout"]) == len(watched["checkin"]) == 1
 
 
-def test_a_verification_opens_no_session_and_keeps_its_connection(client, owner, watched):
+def test_a_verification_opens_no_session_and_gives_its_connection_back(client, owner, watched):
     """The public check of a certificate's QR code: one Core statement on the request's connection."""
     resident_id, headers = owner
     response = client.post(f"/api/v1/residents/{resident_id}/certificates", json={"year": 2026}, headers=headers)
@@ -68,12 +65,11 @@ def test_a_verification_opens_no_session_and_keeps_its_connection(client, owner,
     response = client.get(f"/api/v1/verify/{token}")
     assert response.status_code == 200 and response.get_json()["valid"] is True
     assert watched["session"] == [] and watched["autocommit"] == ["AUTOCOMMIT"]
-    assert (len(watched["checkout"]), len(watched["checkin"])) == (1, 0)
+    assert len(watched["checkout"]) == len(watched["checkin"]) == 1
 
 
 def test_a_read_only_views_session_runs_on_the_same_autocommit_connection(client, owner, watched):
-    """The benefits page reads the resident (stacked, Core) and then its page through the session; a
-    connection a session ran on goes back to the pool, not to the kept ones."""
+    """The benefits page reads the resident (stacked, Core) and then its page through the session."""
     resident_id, headers = owner
     assert client.get(f"/api/v1/residents/{resident_id}/benefits", headers=headers).status_code == 200
     assert watched["session"] == [1] and set(watched["autocommit"]) == {"AUTOCOMMIT"}
@@ -95,7 +91,7 @@ def test_a_read_only_request_leaves_nothing_bound_in_an_app_context_it_shares(ap
     resident_id, headers = owner
     with app.app_context():
         assert client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).status_code == 200
-        assert (len(watched["checkout"]), len(watched["checkin"])) == (1, 0)
+        assert len(watched["checkout"]) == len(watched["checkin"]) == 1
         db.session.execute(db.select(1))
         assert watched["autocommit"][-1] != "AUTOCOMMIT" and len(watched["checkout"]) == 2
         db.session.rollback()
@@ -124,38 +120,3 @@ def test_the_pooled_connection_is_transactional_again_after_a_lookup(app, client
         db.session.rollback()
         after = db.session.scalar(db.select(db.func.count()).select_from(Resident))
     assert after == before
-
-
-def test_no_more_than_kept_connections_stay_out_of_the_pool(app, owner, watched):
-    """Read-only requests served at once each take a connection; given back, `KEPT` of them are kept
-    and the others go back to the pool."""
-    resident_id, headers = owner
-    path = f"/api/v1/residents/{resident_id}/account"
-    contexts = []
-    for _ in range(readonly.KEPT + 2):  # each its own app context: requests served at once share no `g`
-        contexts += [app.app_context(), app.test_request_context(path, headers=headers)]
-        contexts[-2].push()
-        contexts[-1].push()
-        readonly.connection().execute(db.select(1))
-    for context in reversed(contexts):
-        context.pop()
-    assert (len(watched["checkout"]), len(watched["checkin"])) == (readonly.KEPT + 2, 2)
-    assert len(app.extensions["read_only_kept"]) == readonly.KEPT
-
-
-def test_a_kept_connection_whose_statement_failed_serves_the_next_lookup(app, client, owner, watched):
-    resident_id, headers = owner
-    with app.test_request_context("/"), pytest.raises(DBAPIError):
-        readonly.connection().execute(text("SELECT * FROM no_such_table"))
-    assert client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).status_code == 200
-    assert (len(watched["checkout"]), len(watched["checkin"])) == (1, 0)
-
-
-def test_disposing_the_engine_closes_the_kept_connections(app, client, owner):
-    resident_id, headers = owner
-    assert client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).status_code == 200
-    [kept] = app.extensions["read_only_kept"]
-    with app.app_context():
-        db.engine.dispose()
-    assert kept.closed and app.extensions["read_only_kept"] == []
-    assert client.get(f"/api/v1/residents/{resident_id}/account", headers=headers).status_code == 200
