@@ -77,7 +77,8 @@ def fetched(read: Stacked, params: Mapping[str, object], connection: Connection)
 
 
 def _record(part: str, select: Select, columns: list[str]) -> Callable[[Row], Record]:
-    """A row of the stacked statement as a named tuple of `part`'s own columns (after `PART`)."""
+    """A row of the stacked statement as a named tuple of `part`'s own columns (after `PART`); a column
+    name that is no identifier, or starts with `_`, is refused here, when the statement is built."""
     own = [_name(column) for column in select.selected_columns]
     record: Any = _NAMED_TUPLE(f"{part}_record", own)
     take = itemgetter(*(1 + columns.index(key) for key in own))
