@@ -66,6 +66,7 @@ REGIONS = (
     ("140802", "运城市盐湖区"),
 )
 NAMES = ("王建国", "李秀英", "张伟", "刘桂兰", "陈志强", "杨丽", "赵国华", "郝玉梅", "任晓东", "郭淑珍")
+PAID_YEARS = 6  # paid years per resident, unless `--years` says otherwise
 BIRTH_DAYS = 9000  # born 1964-01-01 + up to 9000 days: everyone still has years to pay before the benefit age
 
 
@@ -471,7 +472,12 @@ def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--residents", type=int, default=100000, help="residents to seed (default 100000)")
-    parser.add_argument("--years", type=int, default=6, help=f"paid years per resident, up to {LAST_YEAR} (default 6)")
+    parser.add_argument(
+        "--years",
+        type=int,
+        default=PAID_YEARS,
+        help=f"paid years per resident, up to {LAST_YEAR} (default {PAID_YEARS})",
+    )
     parser.add_argument("--samples", type=int, default=2000, help="timed requests per endpoint (default 2000)")
     parser.add_argument(
         "--postgres-url", default=DEFAULT_POSTGRES_URL, help="database to create, fill and drop (default %(default)s)"

@@ -39,7 +39,6 @@ void count_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; 
 void count_stop(void) { CALLGRIND_TOGGLE_COLLECT; CALLGRIND_DUMP_STATS_AT("measured"); }
 """
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/pension_bench16i"
-YEARS = 6  # paid years a resident, as in bench/accounts.py
 
 
 # ---- one side, in its own process under callgrind -----------------------------------------------------
@@ -110,12 +109,12 @@ def built_helper(folder: Path) -> str:
     return str(library)
 
 
-def specs(args, url: str, keys: dict, folder: Path, roots: dict[str, Path]) -> list[dict]:
+def specs(args, url: str, keys: dict, folder: Path, before: Path | None) -> list[dict]:
     """Every side's run for every path, on the same residents and requests."""
     from bench import accounts, harness
 
     app = harness.migrated_app(url, keys, accounts.NOW)
-    public_ids = accounts.seed(app, args.residents, YEARS)
+    public_ids = accounts.seed(app, args.residents, accounts.PAID_YEARS)
     chosen = accounts.pick(public_ids, min(args.requests, len(public_ids)), random.Random(7))
     requests = [(public_id, user) for user, public_id in chosen]
     sizes = {path: _body_size(app, path, chosen[0]) for path in args.paths}
@@ -123,7 +122,7 @@ def specs(args, url: str, keys: dict, folder: Path, roots: dict[str, Path]) -> l
     floor_env = {"DATABASE_URL": url, **{f"FLOOR_{p.upper()}_BYTES": str(size) for p, size in sizes.items()}}
     common = {"requests": requests, "config": config, "helper": built_helper(folder), "floor_env": floor_env}
     common["floor_authorization"] = "Bearer " + "x" * 200  # the floor reads no token, but gets one as long
-    sides = {"project": roots["project"], "floor": ROOT, **({"before": roots["before"]} if args.before else {})}
+    sides = {"project": ROOT, "floor": ROOT, **({"before": before} if before else {})}
     return [{**common, "side": s, "root": str(root), "path": p} for p in args.paths for s, root in sides.items()]
 
 
@@ -158,12 +157,13 @@ def run(args) -> None:
         keys = {key: make(folder) for key, make in devkeys.GENERATORS.items()}
         earlier = harness.checkout(args.before) if args.before else contextlib.nullcontext(None)
         with harness.fresh_database(args.postgres_url, args.keep) as url, earlier as before:
-            every = specs(args, url, keys, folder, {"project": ROOT, "before": before})
+            every = specs(args, url, keys, folder, before)
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
                 counts = list(pool.map(lambda spec: counted(spec, folder), every))
     results = {(spec["side"], spec["path"]): count for spec, count in zip(every, counts, strict=True)}
-    print(f"\ninstructions a request (callgrind, {args.requests} requests after as many to warm up):\n")
-    print(report(results, min(args.requests, args.residents), args.paths, args.before))
+    requests = len(every[0]["requests"])
+    print(f"\ninstructions a request (callgrind, {requests} requests after as many to warm up):\n")
+    print(report(results, requests, args.paths, args.before))
 
 
 def parse_args(argv: list[str] | None):
