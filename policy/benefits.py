@@ -11,7 +11,7 @@ from policy.interest import percent_text, yearly_interest
 from policy.rules import remaining_back_years
 from policy.standard import Standard
 from policy.window import local_date, window_state
-from policy.years import first_of_next_month, month_after_birthday, payable_year, required_years
+from policy.years import first_of_next_month, last_payable_year, month_after_birthday, required_years
 
 
 class Ineligible(StrEnum):
@@ -209,11 +209,8 @@ def _shortfall(
         return None
     missing = required - reached
     # Past years still open to a back-payment (their basic-pension prerequisite is checked when paying).
-    open_years = [
-        y
-        for y in range(standard.scheme_start.year, today.year)
-        if payable_year(standard, facts.birth_date, y) and y not in history.covered_years
-    ]
+    covered, last = history.covered_years, last_payable_year(standard, facts.birth_date)
+    open_years = [y for y in range(standard.scheme_start.year, min(today.year, last + 1)) if y not in covered]
     back = min(len(open_years), remaining_back_years(standard, history))
     if back >= missing:
         return f"按此缴费到65岁累计{reached}年，不足所需{required}年：须再补缴{missing}个年度才能按月领取", True
@@ -235,11 +232,8 @@ def _years_to_pay(
     """Unpaid payable years from this year (if its window is not over) to the benefit start."""
     this_year = local_date(standard, now).year
     first = this_year if window_state(standard, now).opens_at.year == this_year else this_year + 1
-    return tuple(
-        y
-        for y in range(first, start.year + 1)
-        if payable_year(standard, facts.birth_date, y) and y not in history.covered_years
-    )
+    covered, last = history.covered_years, min(start.year, last_payable_year(standard, facts.birth_date))
+    return tuple(y for y in range(first, last + 1) if y not in covered)
 
 
 def _project(
@@ -248,7 +242,7 @@ def _project(
     balance, yearly = balance_fen, tier_fen + (standard.subsidy_for(tier_fen) or 0)
     for year in range(today.year, start.year + 1):
         balance += yearly if year in years else 0
-        if today <= dt.date(year, 12, 31) < start:
+        if year < start.year:  # its 31 December falls between today and the start (a month's first day)
             balance += yearly_interest(standard, year, balance)
     return balance
 

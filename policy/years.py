@@ -42,4 +42,11 @@ def payable_year(standard: Standard, birth_date: dt.date, year: int) -> bool:
     So those within 15 years of 65 at scheme start can pay exactly their required years (the year of
     the 65th birthday included), and those already 65 can only use the lump sum.
     """
-    return age_on(birth_date, dt.date(year, 1, 1)) < standard.benefit_age
+    return year <= last_payable_year(standard, birth_date)
+
+
+def last_payable_year(standard: Standard, birth_date: dt.date) -> int:
+    """The last year `payable_year` allows: the year of the benefit-age birthday, or the year before
+    it for someone born on 1 January (who reaches that age on the year's first day). The rules scan
+    ranges of years with it instead of asking year by year (the account estimate does on every visit)."""
+    return birth_date.year + standard.benefit_age - ((birth_date.month, birth_date.day) == (1, 1))

@@ -71,7 +71,7 @@ def stacked(parts: Mapping[str, Select]) -> Stacked:
 def fetched(read: Stacked, params: Mapping[str, object], connection: Connection) -> dict[str, list[Record]]:
     """The records of a `stacked` read on `connection`, by part (every part present, if empty)."""
     split: dict[str, list[Record]] = {name: [] for name in read.records}
-    for row in connection.execute(read.statement, params):
+    for row in connection.execute(read.statement, params).all():  # one fetchall, not a fetchone a row
         split[row[0]].append(read.records[row[0]](row))
     return split
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from policy.years import age_on, month_after_birthday, payable_year, required_years
@@ -105,3 +107,13 @@ def test_required_years_equal_the_payable_years_until_65(shanxi):
 )
 def test_cumulative_years(kwargs, years):
     assert history(**kwargs).cumulative_years == years
+
+
+@pytest.mark.parametrize("born_in", [1956, 1960, 1961])  # a common year, a leap year, the year after
+def test_the_last_payable_year_is_where_the_benefit_age_on_1_january_begins(shanxi, born_in):
+    """`payable_year` scans no years: it must say what the age on each 1 January says, for every birthday."""
+    day, last = dt.date(born_in, 1, 1), dt.date(born_in, 12, 31)
+    while day <= last:
+        expected = [y for y in range(2015, 2035) if age_on(day, dt.date(y, 1, 1)) < shanxi.benefit_age]
+        assert [y for y in range(2015, 2035) if payable_year(shanxi, day, y)] == expected, day
+        day += dt.timedelta(days=1)
