@@ -72,7 +72,14 @@ def _app_and_requests(spec: dict):
         logging.getLogger().setLevel(logging.WARNING)  # as bench/accounts.py's in-process requests
         with app.app_context():
             headers = [{"Authorization": f"Bearer {tokens.issue(user)[0]}"} for _, user in spec["requests"]]
-    return app, [EnvironBuilder(path=path, headers=h).get_environ() for path, h in zip(paths, headers, strict=True)]
+    return app, [
+        _as_gunicorn(EnvironBuilder(path=path, headers=h).get_environ()) for path, h in zip(paths, headers, strict=True)
+    ]
+
+
+def _as_gunicorn(environ: dict) -> dict:
+    """What gunicorn adds to every request's environ (a body ends where the server says, even a GET's)."""
+    return environ | {"wsgi.input_terminated": True}
 
 
 def _serve(app, environs: list[dict]) -> None:

@@ -67,7 +67,9 @@ def _refuse_oversized() -> None:
         if length > MAX_BODY:
             raise payload_too_large()  # refused unread
         return
-    if "wsgi.input_terminated" in request.environ:  # a chunked body: the server ends the stream
+    # A chunked body: the server ends the stream. Without Content-Length or Transfer-Encoding a request
+    # has no body (RFC 9112 §6.3), though gunicorn marks every stream as ended: nothing to read then.
+    if "wsgi.input_terminated" in request.environ and "HTTP_TRANSFER_ENCODING" in request.environ:
         request.max_content_length = MAX_BODY + 1  # the stream is cut there silently: the length tells
         body = request.get_data(cache=True)
         request.max_content_length = None  # the app's limit again

@@ -166,6 +166,22 @@ def test_a_chunked_body_without_content_length_is_bounded_too(app):
     assert_all(results)
 
 
+class _Unread:
+    """A server's input stream that must not be read."""
+
+    def read(self, *args):
+        raise AssertionError("the body of a request without Content-Length or Transfer-Encoding was read")
+
+    readline = read
+
+
+def test_a_request_without_length_or_chunks_has_no_body_to_read(client):
+    """gunicorn marks every request's stream as ended (`wsgi.input_terminated`), a GET's too: only a
+    chunked one carries a body then (RFC 9112 §6.3), and no other is read before the view."""
+    response = client.get("/healthz", environ_overrides={"wsgi.input_terminated": True, "wsgi.input": _Unread()})
+    assert response.status_code == 200
+
+
 def _http_mismatch(response: requests.Response, status: int, code: str) -> str | None:
     content_type = response.headers.get("Content-Type")
     if response.status_code != status or content_type != "application/problem+json":
