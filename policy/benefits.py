@@ -77,20 +77,16 @@ def eligibility(standard: Standard, facts: ResidentFacts, history: ContributionH
 
 
 def account_status(
-    standard: Standard,
-    facts: ResidentFacts,
-    history: ContributionHistory,
-    on: dt.date,
-    benefit_started_on: dt.date | None = None,
+    facts: ResidentFacts, eligible: Eligibility, on: dt.date, benefit_started_on: dt.date | None = None
 ) -> str:
     """closed: deceased (contributions and benefits stop, the balance goes to the heirs);
     receiving: the first benefit was paid (`benefit_started_on`, recorded by the benefits run);
-    eligible: meets R11 but not yet paid; contributing: everyone else."""
+    eligible: meets R11 (`eligible`, the `eligibility` on `on`) but not yet paid; contributing: everyone else."""
     if facts.deceased_on is not None:
         return "closed"
     if benefit_started_on is not None and benefit_started_on <= on:
         return "receiving"
-    return "eligible" if eligibility(standard, facts, history, on).eligible else "contributing"
+    return "eligible" if eligible.eligible else "contributing"
 
 
 def low_income_supplement_applies(standard: Standard, facts: ResidentFacts) -> bool:

@@ -106,14 +106,15 @@ def account(resident: Resident | Record, rows: dict[str, list[Record]]) -> Accou
     orders, sums = rows["orders"], totals({row.kind: row.amount_fen for row in rows["sums"]})
     history, today = rulebook.history_of(orders, clock().now()), clock().today()
     estimate = benefit(resident, standard, facts, history, sums.balance_fen, latest_tier(orders))
+    eligible = benefits.eligibility(standard, facts, history, today)
     return Account(
         resident=resident,
         totals=sums,
         cumulative_years=history.cumulative_years,
         required_years=years.required_years(standard, resident.birth_date),
         paid_years=sorted(history.covered_years),
-        status=benefits.account_status(standard, facts, history, today, benefit_started_on=resident.benefit_started_on),
-        eligibility=benefits.eligibility(standard, facts, history, today),
+        status=benefits.account_status(facts, eligible, today, benefit_started_on=resident.benefit_started_on),
+        eligibility=eligible,
         benefit=estimate,
     )
 

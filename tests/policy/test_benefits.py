@@ -116,8 +116,9 @@ def test_benefit_start(shanxi, birth, start):
     ],
 )
 def test_account_status(shanxi, facts, past, on, started, status):
-    started = D(started) if started else None
-    assert account_status(shanxi, resident(**facts), history(**past), D(on), started) == status
+    started, facts = D(started) if started else None, resident(**facts)
+    eligible = eligibility(shanxi, facts, history(**past), D(on))
+    assert account_status(facts, eligible, D(on), started) == status
 
 
 OLD_80 = {"birth_date": D("1947-05-20"), "receiving_basic_pension": True}
