@@ -98,7 +98,8 @@ def _frozen_heap() -> Iterator[None]:
 def at_rate(base: str, requests: Sequence[Request], rate: float) -> Result:
     """The requests in order, started `rate` a second on schedule (open loop); in notes, the p99 per label
     and per WINDOW seconds of the schedule (a backlog shows as a run of high windows, a slow path as
-    one label)."""
+    one label), and the median of each second (a stall of the whole box shows as seconds whose median
+    request is slow, every kind alike)."""
     with _frozen_heap():
         return asyncio.run(_at_rate(base, requests, rate))
 
@@ -106,15 +107,15 @@ def at_rate(base: str, requests: Sequence[Request], rate: float) -> Result:
 async def _at_rate(base: str, requests: Sequence[Request], rate: float) -> Result:
     url = urlsplit(base)
     by_label: dict[str, list[float]] = {}
-    by_window: dict[int, list[float]] = {}
+    by_second: dict[int, list[float]] = {}
     latencies, statuses = [], Counter()
 
-    async def one(request: Request, window: int) -> None:
+    async def one(request: Request, second: int) -> None:
         status, took = await _send(url.hostname or "127.0.0.1", url.port or 80, request)
         statuses[status] += 1
         latencies.append(took)
         by_label.setdefault(request.label, []).append(took)
-        by_window.setdefault(window, []).append(took)
+        by_second.setdefault(second, []).append(took)
 
     started = time.perf_counter()
     tasks: set[asyncio.Task] = set()
@@ -122,12 +123,15 @@ async def _at_rate(base: str, requests: Sequence[Request], rate: float) -> Resul
         delay = started + number / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.create_task(one(request, int(number / rate // WINDOW)))
+        task = asyncio.create_task(one(request, int(number / rate)))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await asyncio.gather(*tasks)
     labels = {label: _result(values, Counter(), 1).p99 for label, values in by_label.items()}
-    windows = [_result(by_window[w], Counter(), 1).p99 for w in sorted(by_window)]
+    by_window: dict[int, list[float]] = {}
+    for second in sorted(by_second):
+        by_window.setdefault(second // WINDOW, []).extend(by_second[second])
     result = _result(latencies, statuses, time.perf_counter() - started, labels)
-    result.notes["windows"] = windows
+    result.notes["windows"] = [_result(by_window[w], Counter(), 1).p99 for w in sorted(by_window)]
+    result.notes["seconds"] = {second: statistics.median(took) * 1000 for second, took in by_second.items()}
     return result

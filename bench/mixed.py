@@ -203,9 +203,17 @@ def report(app, idle: harness.Result, sustained: harness.Result, placed: list[st
     windows = sustained.notes["windows"]
     print(f"p99 each {load.WINDOW} s (ms): " + ", ".join(f"{p99:.0f}" for p99 in windows))
     print(f"windows   {sum(p99 <= 2 * idle.p99 for p99 in windows)} of {len(windows)} within 2x the idle p99")
+    print(f"slowest s {slowest_seconds(sustained.notes['seconds'])} (idle p50 {idle.p50:.1f} ms)")
     passed = all(written) and within and not sustained.failures
     print(f"verdict   {'PASS' if passed else 'FAIL'} (nothing failed: {not sustained.failures}, within 2x: {within})")
     return 0 if passed else 1
+
+
+def slowest_seconds(medians: dict[int, float], count: int = 3) -> str:
+    """The seconds of the schedule whose median request took longest, in order of time: a stall of the
+    box (every request slow at once) rather than a slow path or a backlog."""
+    slowest = sorted(sorted(medians, key=medians.__getitem__, reverse=True)[:count])
+    return ", ".join(f"{second} s: p50 {medians[second]:.1f} ms" for second in slowest)
 
 
 def exactly_once(app) -> bool:

@@ -161,6 +161,7 @@ def test_the_mixed_load_places_orders_through_the_sandbox_and_checks_what_every_
     assert placed and int(placed[1]) > 0 and placed[1] == placed[2] == placed[3], out
     assert re.search(r"^sustained .*, 0 failed of \d+$", out, re.M), out
     assert re.search(r"^p99 by kind \(ms\): .*place \d", out, re.M), out
+    assert re.search(r"^slowest s \d+ s: p50 [\d.]+ ms.* \(idle p50 [\d.]+ ms\)$", out, re.M), out
 
 
 def _finished(command: list[str], timeout: float = 300) -> str:
