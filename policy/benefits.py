@@ -77,16 +77,17 @@ def eligibility(standard: Standard, facts: ResidentFacts, history: ContributionH
 
 
 def account_status(
-    facts: ResidentFacts, eligible: Eligibility, on: dt.date, benefit_started_on: dt.date | None = None
+    facts: ResidentFacts, judged: Eligibility, on: dt.date, benefit_started_on: dt.date | None = None
 ) -> str:
     """closed: deceased (contributions and benefits stop, the balance goes to the heirs);
     receiving: the first benefit was paid (`benefit_started_on`, recorded by the benefits run);
-    eligible: meets R11 (`eligible`, the `eligibility` on `on`) but not yet paid; contributing: everyone else."""
+    eligible: meets R11 (`judged`: the resident's `eligibility` on `on`) but not yet paid;
+    contributing: everyone else."""
     if facts.deceased_on is not None:
         return "closed"
     if benefit_started_on is not None and benefit_started_on <= on:
         return "receiving"
-    return "eligible" if eligible.eligible else "contributing"
+    return "eligible" if judged.eligible else "contributing"
 
 
 def low_income_supplement_applies(standard: Standard, facts: ResidentFacts) -> bool:
@@ -238,7 +239,7 @@ def _project(
     balance, yearly = balance_fen, tier_fen + (standard.subsidy_for(tier_fen) or 0)
     for year in range(today.year, start.year + 1):
         balance += yearly if year in years else 0
-        if year < start.year:  # its 31 December falls between today and the start (a month's first day)
+        if year < start.year:  # its 31 December falls between today and the start
             balance += yearly_interest(standard, year, balance)
     return balance
 
