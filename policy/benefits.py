@@ -206,8 +206,7 @@ def _shortfall(
         return None
     missing = required - reached
     # Past years still open to a back-payment (their basic-pension prerequisite is checked when paying).
-    covered, last = history.covered_years, last_payable_year(standard, facts.birth_date)
-    open_years = [y for y in range(standard.scheme_start.year, min(today.year, last + 1)) if y not in covered]
+    open_years = _unpaid_payable_years(standard, facts, history, standard.scheme_start.year, today.year - 1)
     back = min(len(open_years), remaining_back_years(standard, history))
     if back >= missing:
         return f"按此缴费到65岁累计{reached}年，不足所需{required}年：须再补缴{missing}个年度才能按月领取", True
@@ -229,8 +228,15 @@ def _years_to_pay(
     """Unpaid payable years from this year (if its window is not over) to the benefit start."""
     this_year = local_date(standard, now).year
     first = this_year if window_state(standard, now).opens_at.year == this_year else this_year + 1
-    covered, last = history.covered_years, min(start.year, last_payable_year(standard, facts.birth_date))
-    return tuple(y for y in range(first, last + 1) if y not in covered)
+    return _unpaid_payable_years(standard, facts, history, first, start.year)
+
+
+def _unpaid_payable_years(
+    standard: Standard, facts: ResidentFacts, history: ContributionHistory, first: int, last: int
+) -> tuple[int, ...]:
+    """The payable years from `first` to `last` (both included) that no paid contribution covers."""
+    covered, stop = history.covered_years, min(last, last_payable_year(standard, facts.birth_date)) + 1
+    return tuple(y for y in range(first, stop) if y not in covered)
 
 
 def _project(

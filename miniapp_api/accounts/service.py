@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -104,8 +105,9 @@ def account(resident: Resident | Record, rows: dict[str, list[Record]]) -> Accou
     status, eligibility and the benefit estimate."""
     standard, facts = rulebook.standard(), rulebook.facts_from_snapshot(resident)
     orders, sums = rows["orders"], totals({row.kind: row.amount_fen for row in rows["sums"]})
-    history, today = rulebook.history_of(orders, clock().now()), clock().today()
-    estimate = benefit(resident, standard, facts, history, sums.balance_fen, latest_tier(orders))
+    now, today = clock().now(), clock().today()
+    history = rulebook.history_of(orders, now)
+    estimate = benefit(resident, standard, facts, history, sums.balance_fen, latest_tier(orders), now, today)
     eligible = benefits.eligibility(standard, facts, history, today)
     return Account(
         resident=resident,
@@ -126,14 +128,16 @@ def benefit(
     history: ContributionHistory,
     balance_fen: int,
     tier_fen: int | None,
+    now: dt.datetime,
+    today: dt.date,
 ) -> benefits.Estimate:
     """The benefit in payment once it started (R11: fixed, with its raises); before that, the estimate
-    projecting the balance with the current tier to 65, saying when the required years cannot be reached."""
+    projecting the balance with the current tier to 65, saying when the required years cannot be reached
+    (`now` and its local `today`: the account's one reading of the clock)."""
     if resident.benefit_started_on is not None:
-        today = clock().today()
         pension = monthly.pension_in_payment(resident, today.replace(day=1))
         return benefits.in_payment(standard, facts, pension, resident.benefit_started_on, today)
-    return benefits.estimate_benefit(standard, facts, history, balance_fen, clock().now(), tier_fen)
+    return benefits.estimate_benefit(standard, facts, history, balance_fen, now, tier_fen)
 
 
 def totals(rows: dict[str, int | None]) -> AccountTotals:
