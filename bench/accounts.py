@@ -45,7 +45,7 @@ from bench import harness  # noqa: E402
 from miniapp_api.core import devkeys  # noqa: E402
 from miniapp_api.identity import tokens  # noqa: E402
 from miniapp_api.identity.residents import id_number_columns  # noqa: E402
-from models import LedgerEntry, Order, Resident, WeChatUser, db  # noqa: E402
+from models import LedgerEntry, Order, Resident, WeChatUser, db, dispose_engines  # noqa: E402
 from policy import id_number  # noqa: E402
 
 NOW = "2027-03-02T10:00:00+08:00"  # inside the 2027 window; every seeded payment is before it
@@ -232,16 +232,19 @@ class StatementClock:
 
 @contextmanager
 def statement_clock(app):
+    """Time the statements of every engine (the lookups run on the read-only bind's, core.readonly)."""
     with app.app_context():
-        engine = db.engine
+        engines = list(db.engines.values())
     clock = StatementClock()
-    sa.event.listen(engine, "before_cursor_execute", clock.before)
-    sa.event.listen(engine, "after_cursor_execute", clock.after)
+    hooks = (("before_cursor_execute", clock.before), ("after_cursor_execute", clock.after))
+    listeners = [(engine, name, hook) for engine in engines for name, hook in hooks]
+    for listener in listeners:
+        sa.event.listen(*listener)
     try:
         yield clock
     finally:
-        sa.event.remove(engine, "before_cursor_execute", clock.before)
-        sa.event.remove(engine, "after_cursor_execute", clock.after)
+        for listener in listeners:
+            sa.event.remove(*listener)
 
 
 @dataclass
@@ -418,7 +421,7 @@ def bench(kind: str, args, folder: Path, keys: dict) -> list[str]:
         if kind == "postgresql" and args.rounds:
             served(app, args, url, keys, public_ids)
         with app.app_context():
-            db.engine.dispose()
+            dispose_engines()
         if args.keep:
             print(f"kept: {url}")
         return rows

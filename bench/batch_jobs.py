@@ -146,12 +146,12 @@ def environment(database_url: str, folder: Path) -> dict:
 def seed(env: dict, residents: int) -> sa.Engine:
     import flask_migrate
 
-    from models import db
+    from models import dispose_engines
 
     app = create_app({name: env[name] for name in configuration.ENV_KEYS if name in env})
     with app.app_context():
         flask_migrate.upgrade()
-        db.engine.dispose()
+        dispose_engines()
     engine = sa.create_engine(configuration.database_uri(env["DATABASE_URL"]))
     started = time.perf_counter()
     with engine.begin() as connection:

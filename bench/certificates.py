@@ -35,7 +35,7 @@ from bench import harness, load  # noqa: E402
 from miniapp_api import create_app  # noqa: E402
 from miniapp_api.core import config as configuration  # noqa: E402
 from miniapp_api.core import devkeys  # noqa: E402
-from models import db  # noqa: E402
+from models import db, dispose_engines  # noqa: E402
 from tests.support import factories  # noqa: E402  (rows made the way the app makes them)
 
 NOW = "2027-03-09T10:00:00+08:00"  # every factory payment (2027-03-02) is certifiable by then
@@ -67,7 +67,7 @@ def seed(env: dict, count: int) -> list[tuple[str, dict]]:
             people.append((resident.public_id, factories.user(bound_to=resident)))
         db.session.commit()
         made = [(resident_id, factories.auth_header(user)) for resident_id, user in people]
-        db.engine.dispose()
+        dispose_engines()
     return made
 
 

@@ -45,7 +45,7 @@ from miniapp_api.core import config as configuration  # noqa: E402
 from miniapp_api.core import devkeys  # noqa: E402
 from miniapp_api.devtools import demo  # noqa: E402
 from miniapp_api.payments.notify import NOTIFY_PATH  # noqa: E402
-from models import CallbackDelivery, Certificate, LedgerEntry, Order, Resident, db  # noqa: E402
+from models import CallbackDelivery, Certificate, LedgerEntry, Order, Resident, db, dispose_engines  # noqa: E402
 from tests.support import factories  # noqa: E402  (rows made the way the app makes them)
 from tests.support.registry import add_change, new_record  # noqa: E402
 from tests.support.waiting import free_port  # noqa: E402
@@ -230,7 +230,7 @@ def exactly_once(app) -> bool:
         expected = tuple(int(n or 0) for n in db.session.execute(db.select(parts, owed).where(ours, paid)).one())
         first_credits = db.select(db.func.count(db.distinct(CallbackDelivery.out_order_no)))
         delivered = db.session.scalar(first_credits.where(CallbackDelivery.outcome == "credited"))
-        db.engine.dispose()
+        dispose_engines()
     once = credited == delivered and booked == expected
     verdict = "exactly once" if once else "MISMATCH"
     print(f"callbacks {credited} payments credited; ledger entries, fen {booked} (expected {expected}): {verdict}")

@@ -52,7 +52,7 @@ from integrations.agency import Change, ChangePage, RegistryRecord, parse_page, 
 from miniapp_api.core import batches, devkeys  # noqa: E402
 from miniapp_api.core.pii import cipher  # noqa: E402
 from miniapp_api.registry import sync  # noqa: E402
-from models import db  # noqa: E402
+from models import db, dispose_engines  # noqa: E402
 from models.resident import new_public_ids  # noqa: E402
 from policy import id_number  # noqa: E402
 
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
             ratios = full / max(floors[:2]), update / max(floors[1:])
             print("full load / floor: {:.2f}; update pass / floor: {:.2f}".format(*ratios))
             with app.app_context():
-                db.engine.dispose()
+                dispose_engines()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -1,6 +1,6 @@
 """The database models; importing this package registers every table on `db.metadata`."""
 
-from .base import Base, UtcDateTime, db, insert_rows_skipping_conflicts, insert_skipping_conflicts
+from .base import Base, UtcDateTime, db, dispose_engines, insert_rows_skipping_conflicts, insert_skipping_conflicts
 from .benefit import BenefitPayment, InterestYear
 from .certificate import Certificate
 from .enums import (
@@ -25,7 +25,7 @@ from .resident import Resident
 from .user import BindingChange, UsedFaceResult, WeChatUser
 
 __all__ = [
-    "Base", "UtcDateTime", "db", "insert_rows_skipping_conflicts", "insert_skipping_conflicts",
+    "Base", "UtcDateTime", "db", "dispose_engines", "insert_rows_skipping_conflicts", "insert_skipping_conflicts",
     "YEARLY_KINDS", "BindingCause", "ContributionKind", "EntryKind", "Funder", "LinkSide", "LinkStatus",
     "OrderStatus", "Payer", "Relation",
     "BenefitPayment", "BindingChange", "CallbackDelivery", "Certificate", "FamilyLink", "IdempotencyRecord",

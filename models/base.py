@@ -41,6 +41,13 @@ class Session(FlaskSession):
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine of the app in context (its own and its binds')."""
+    for engine in db.engines.values():
+        engine.dispose()
+
+
 # Models subclass `Model`: Flask-SQLAlchemy's `db.Model` at run time, the declarative base it is built
 # on for the type checker (which cannot see through `db.Model`).
 if TYPE_CHECKING:

@@ -72,11 +72,11 @@ def _config(keys: dict, database_url: str, sandbox_url: str = "http://127.0.0.1:
 def _upgrade(keys: dict, database_url: str) -> None:
     import flask_migrate
 
-    from models import db
+    from models import dispose_engines
 
     with create_app(_config(keys, database_url)).app_context():
         flask_migrate.upgrade()
-        db.engine.dispose()
+        dispose_engines()
 
 
 @pytest.fixture(scope="session")
@@ -133,9 +133,9 @@ def make_app(keys, database_url, sandbox):
     yield make
     for app in made:
         with app.app_context():
-            from models import db
+            from models import dispose_engines
 
-            db.engine.dispose()
+            dispose_engines()
 
 
 @pytest.fixture

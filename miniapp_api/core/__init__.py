@@ -49,7 +49,8 @@ def _init_database(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        cursor.install(db.engine)
+        for engine in db.engines.values():  # the app's and the read-only bind's
+            cursor.install(engine)
     Migrate(app, db, directory=str(paths.MIGRATIONS), render_as_batch=True, compare_type=True)
 
 

@@ -4,30 +4,42 @@ PostgreSQL's READ COMMITTED gives each statement its own snapshot even inside a 
 read-only request loses nothing without one, and saves the BEGIN and ROLLBACK round trips. A view
 marked here must never write: each statement would commit on its own.
 
-Its statements run on one connection of the app's engine in autocommit mode (sharing its pool),
-checked out when the first statement needs it and given back when the request ends: `connection()`
-hands it to Core statements (the stacked reads of `identity.access`), and the session binds to it
-(`models.base.Session`) only if the view uses one. An account lookup opens no ORM session: opening
-and closing one around its one statement cost an eighth of its CPU (docs/performance.md).
+Its statements run on one connection of the read-only bind (`BIND`): an engine of its own on the same
+database, whose connections are opened in autocommit and keep it (a sync worker keeps one, beside
+the app engine's). Switching a pooled connection of the app's engine into autocommit and back,
+and rolling it back on return, cost a lookup 9 % of its instructions (docs/decisions.md). The
+connection is checked out when the first statement needs it and given back when the request ends:
+`connection()` hands it to Core statements (the stacked reads of `identity.access`), and the session
+binds to it (`models.base.Session`) only if the view uses one. An account lookup opens no ORM
+session: opening and closing one around its one statement cost an eighth of its CPU.
 """
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import Flask, current_app, g, has_app_context
-from sqlalchemy import Connection, Engine, event
+from flask import Flask, g, has_app_context
+from sqlalchemy import Connection, event
 
 from models import db
 from models.base import SESSION_BIND, Session
 
+BIND = "read_only"
 _CONNECTION = "read_only_connection"
 _SESSION_ON_IT = "read_only_session"
 
 
 def init_app(app: Flask) -> None:
-    """Give the connection back when the request ends: not the app context, which a request shares
-    with an app context already pushed (a command, a test) and which would keep the binding after it."""
+    """Declare the read-only bind (before `db.init_app`), and give its connection back when the
+    request ends: not the app context, which a request shares with an app context already pushed (a
+    command, a test) and which would keep the binding after it."""
+    read_only = {
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],  # Flask-SQLAlchemy gives them to the default engine only
+        "url": app.config["SQLALCHEMY_DATABASE_URI"],
+        "isolation_level": "AUTOCOMMIT",
+        "pool_reset_on_return": None,  # an autocommit connection has no transaction to end
+    }
+    app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}), BIND: read_only}
     app.teardown_request(_give_back)
 
 
@@ -45,15 +57,8 @@ def read_only(view):
 def connection() -> Connection:
     """The read-only request's autocommit connection (checked out on first use)."""
     if _CONNECTION not in g:
-        setattr(g, _CONNECTION, _autocommit_engine().connect())
+        setattr(g, _CONNECTION, db.engines[BIND].connect())
     return g.get(_CONNECTION)
-
-
-def _autocommit_engine() -> Engine:
-    extensions = current_app.extensions
-    if "autocommit_engine" not in extensions:  # built once: building it costs as much as a lookup
-        extensions["autocommit_engine"] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-    return extensions["autocommit_engine"]
 
 
 def _give_back(_exc) -> None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from models import LedgerEntry, db
-from tests.support import factories
+from tests.support import database, factories
 from tests.support.database import counted
 
 MAX_STATEMENTS = 8
@@ -81,16 +81,18 @@ def test_lookups_run_outside_a_transaction(app, client, residents, path):
     modes: list[bool] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        modes.append(conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
+        modes.append(database.autocommit(conn))
 
     with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
+        engines = list(db.engines.values())
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         resident_id, headers = residents[6]
         assert client.get(f"/api/v1/residents/{resident_id}/{path}", headers=headers).status_code == 200
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     assert modes and all(modes), modes
 
 

@@ -25,11 +25,12 @@ def production_keys(tmp_path_factory) -> dict:
         "ID_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "CERT_SIGNING_KEY": str(folder / "cert.pem"),
         "TAX_PUBLIC_KEYS": str(folder / "tax-public.json"),
+        "DATABASE_URL": f"sqlite:///{folder / 'production.sqlite3'}",  # never opened: the app is only built
     }
 
 
 def _production(keys, **overrides):
-    config = {"APP_ENV": "production", "DATABASE_URL": "sqlite://", "WECHAT_API_BASE": "https://wx",
+    config = {"APP_ENV": "production", "WECHAT_API_BASE": "https://wx",
               "WECHAT_APPID": "wx1234567890", "WECHAT_SECRET": "s" + secrets.token_hex(16),
               "IDENTITY_API_BASE": "https://id", "AGENCY_API_BASE": "https://ag", "TAX_API_BASE": "https://tax",
               "TAX_API_KEY": secrets.token_hex(16), "PUBLIC_BASE_URL": "https://pension.example",
@@ -129,10 +130,11 @@ def test_gunicorn_needs_app_env_even_in_the_checkout(tmp_path, monkeypatch):
 
 
 def test_sql_parameters_are_hidden_from_errors(app):
+    """By every engine: the app's and the read-only bind's (core.readonly)."""
     with app.app_context():
         from models import db
 
-        assert db.engine.hide_parameters is True
+        assert len(db.engines) == 2 and all(engine.hide_parameters is True for engine in db.engines.values())
 
 
 def test_development_generates_keys_under_instance(tmp_path, monkeypatch):
@@ -167,9 +169,18 @@ def test_app_now_freezes_the_clock(make_app):
         assert clock().today() == dt.date(2027, 6, 25)
 
 
-def test_app_now_without_offset_is_refused(keys):
+def test_app_now_without_offset_is_refused(make_app):
     with pytest.raises(ValueError, match="offset"):
-        create_app({"APP_ENV": "testing", "DATABASE_URL": "sqlite://", "APP_NOW": "2027-03-02T10:00:00", **keys})
+        make_app(APP_NOW="2027-03-02T10:00:00")
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://", "sqlite:///file::memory:?uri=true"]
+)
+def test_an_in_memory_database_is_refused(make_app, url):
+    """The read-only views' engine would open a second, empty database (core.readonly)."""
+    with pytest.raises(ConfigError, match="in-memory"):
+        make_app(DATABASE_URL=url)
 
 
 DEV_TOOLS = {"sandbox", "demo"}

@@ -88,11 +88,6 @@ def test_database_locked(make_app, database_url, capsys):
     _assert_clean(lines, headers["Authorization"].split()[1], PERSON["birth_date"])
 
 
-def test_the_engine_hides_parameters_by_default(app):
-    with app.app_context():
-        assert db.engine.hide_parameters
-
-
 def test_agency_timing_out(make_app, capsys):
     def slow():
         time.sleep(0.5)

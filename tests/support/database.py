@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -19,16 +20,28 @@ def count(app, model) -> int:
 
 @contextlib.contextmanager
 def counted(app) -> Iterator[list[str]]:
-    """Collect the SQL statements the app's engine executes inside the block."""
+    """Collect the SQL statements the app's engines (its own and the read-only bind's) execute inside
+    the block. Each engine connects once before: its first connection's dialect set-up is not the
+    block's doing."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
     with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
+        engines = list(db.engines.values())
+    for engine in engines:
+        engine.connect().close()
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+
+def autocommit(connection: sa.Connection) -> bool:
+    """Whether the driver's connection under `connection` commits each statement by itself (sqlite3
+    says so by having no isolation level)."""
+    raw = connection.connection.dbapi_connection
+    return raw.isolation_level is None if isinstance(raw, sqlite3.Connection) else raw.autocommit
