@@ -7,7 +7,7 @@ marked here must never write: each statement would commit on its own.
 Its statements run on one connection of the read-only bind (`BIND`): an engine of its own on the same
 database, whose connections are opened in autocommit and keep it (a sync worker keeps one, beside
 the app engine's). Switching a pooled connection of the app's engine into autocommit and back,
-and rolling it back on return, cost a lookup 9 % of its instructions (docs/decisions.md). The
+and rolling it back on return, cost a lookup 8.5 % of its instructions (docs/decisions.md). The
 connection is checked out when the first statement needs it and given back when the request ends:
 `connection()` hands it to Core statements (the stacked reads of `identity.access`), and the session
 binds to it (`models.base.Session`) only if the view uses one. An account lookup opens no ORM
