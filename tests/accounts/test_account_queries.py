@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event
 
 from models import LedgerEntry, db
 from tests.support import database, factories
@@ -83,16 +82,9 @@ def test_lookups_run_outside_a_transaction(app, client, residents, path):
     def record(conn, cursor, statement, parameters, context, executemany):
         modes.append(database.autocommit(conn))
 
-    with app.app_context():
-        engines = list(db.engines.values())
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
-        resident_id, headers = residents[6]
+    resident_id, headers = residents[6]
+    with database.listening(app, record):
         assert client.get(f"/api/v1/residents/{resident_id}/{path}", headers=headers).status_code == 200
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
     assert modes and all(modes), modes
 
 

@@ -19,25 +19,34 @@ def count(app, model) -> int:
 
 
 @contextlib.contextmanager
+def listening(app, hook) -> Iterator[None]:
+    """`hook` (SQLAlchemy's `before_cursor_execute`) on every statement that the app's engines, its own
+    and the read-only bind's, execute inside the block."""
+    with app.app_context():
+        engines = list(db.engines.values())
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", hook)
+
+
+@contextlib.contextmanager
 def counted(app) -> Iterator[list[str]]:
-    """Collect the SQL statements the app's engines (its own and the read-only bind's) execute inside
-    the block. Each engine connects once before: its first connection's dialect set-up is not the
-    block's doing."""
+    """Collect the SQL statements the app's engines execute inside the block. Each engine connects
+    once before: its first connection's dialect set-up is not the block's doing."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
     with app.app_context():
-        engines = list(db.engines.values())
-    for engine in engines:
-        engine.connect().close()
-        event.listen(engine, "before_cursor_execute", record)
-    try:
+        for engine in db.engines.values():
+            engine.connect().close()
+    with listening(app, record):
         yield statements
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
 
 
 def autocommit(connection: sa.Connection) -> bool:
