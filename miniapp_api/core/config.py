@@ -11,8 +11,6 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from miniapp_api.core import devkeys, paths, production
 
 ENV_KEYS = (
@@ -61,17 +59,8 @@ def finalize(config: dict, instance_path: str) -> None:
     if len(config["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY must be at least 32 characters")
     config["SQLALCHEMY_DATABASE_URI"] = database_uri(config["DATABASE_URL"])
-    if _in_memory(config["SQLALCHEMY_DATABASE_URI"]):
-        raise ConfigError("DATABASE_URL: an in-memory SQLite database is a new, empty one for each engine; use a file")
     # Bound parameters (names, birth dates, ciphertexts) never reach a log line or a stored exception.
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True})
-
-
-def _in_memory(uri: str) -> bool:
-    """Read-only views use an engine of their own (`core.readonly`), which must see the same database."""
-    url = make_url(uri)
-    database = url.database or ""
-    return url.get_backend_name() == "sqlite" and (database in ("", ":memory:") or database.startswith("file::memory:"))
 
 
 def _default_env() -> str:

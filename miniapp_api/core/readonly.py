@@ -6,12 +6,14 @@ marked here must never write: each statement would commit on its own.
 
 Its statements run on one connection of the read-only bind (`BIND`): an engine of its own on the same
 database, whose connections are opened in autocommit and keep it (a sync worker keeps one, beside
-the app engine's). Switching a pooled connection of the app's engine into autocommit and back,
-and rolling it back on return, cost a lookup 8.5 % of its instructions (docs/decisions.md). The
-connection is checked out when the first statement needs it and given back when the request ends:
-`connection()` hands it to Core statements (the stacked reads of `identity.access`), and the session
-binds to it (`models.base.Session`) only if the view uses one. An account lookup opens no ORM
-session: opening and closing one around its one statement cost an eighth of its CPU.
+the app engine's). Switching a pooled connection of the app's engine into autocommit and back, and
+rolling it back on return, cost a lookup 8.5 % of its instructions (docs/decisions.md). An in-memory
+SQLite database, which a second engine would open anew and empty, has no such bind: its read-only
+views read on the app's engine, in a transaction. The connection is checked out when the first
+statement needs it and given back when the request ends: `connection()` hands it to Core statements
+(the stacked reads of `identity.access`), and the session binds to it (`models.base.Session`) only
+if the view uses one. An account lookup opens no ORM session: opening and closing one around its one
+statement cost an eighth of its CPU.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from functools import wraps
 
 from flask import Flask, g, has_app_context
 from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
 
 from models import db
 from models.base import SESSION_BIND, Session
@@ -33,14 +36,21 @@ def init_app(app: Flask) -> None:
     """Declare the read-only bind (before `db.init_app`), and give its connection back when the
     request ends: not the app context, which a request shares with an app context already pushed (a
     command, a test) and which would keep the binding after it."""
-    read_only = {
-        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],  # Flask-SQLAlchemy gives them to the default engine only
-        "url": app.config["SQLALCHEMY_DATABASE_URI"],
-        "isolation_level": "AUTOCOMMIT",
-        "pool_reset_on_return": None,  # an autocommit connection has no transaction to end
-    }
-    app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}), BIND: read_only}
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not _in_memory(url):
+        read_only = {
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],  # Flask-SQLAlchemy gives them to the default engine only
+            "url": url,
+            "isolation_level": "AUTOCOMMIT",
+            "pool_reset_on_return": None,  # an autocommit connection has no transaction to end
+        }
+        app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}), BIND: read_only}
     app.teardown_request(_give_back)
+
+
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def read_only(view):
@@ -55,9 +65,10 @@ def read_only(view):
 
 
 def connection() -> Connection:
-    """The read-only request's autocommit connection (checked out on first use)."""
+    """The read-only request's autocommit connection (checked out on first use; of the app's engine for
+    an in-memory database)."""
     if _CONNECTION not in g:
-        setattr(g, _CONNECTION, db.engines[BIND].connect())
+        setattr(g, _CONNECTION, db.engines.get(BIND, db.engine).connect())
     return g.get(_CONNECTION)
 
 

@@ -99,6 +99,21 @@ def test_read_only_connections_go_back_with_no_transaction_open(app, client, own
                 assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_read_from_itself(keys, url):
+    """A second engine would open a new, empty in-memory database: there the read-only views read on
+    the app's engine, and see what it wrote."""
+    from miniapp_api import create_app
+
+    app = create_app({"APP_ENV": "testing", "DATABASE_URL": url, **keys})
+    with app.test_request_context():
+        assert set(db.engines) == {None}
+        db.session.execute(db.text("CREATE TABLE seen (x INTEGER)"))
+        db.session.execute(db.text("INSERT INTO seen VALUES (7)"))
+        db.session.commit()
+        assert readonly.connection().execute(db.text("SELECT x FROM seen")).scalar() == 7
+
+
 def test_a_view_that_writes_gets_its_own_transaction(client, owner, watched):
     """Outside read-only views the session is the app's as ever: a transaction of its own."""
     resident_id, headers = owner
